@@ -1,0 +1,26 @@
+"""Feature extraction and preprocessing (SPEC 2.1-2.2): landmarks, face crop, TV-L1 flow and
+strain, head-motion removal, eye masks and the ROI mosaic; cached, resumable and parallel.
+
+Submodules are imported lazily so that ``import slswin_lib.features`` stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FaceLandmarker": "landmarks", "to_dlib68": "landmarks", "DLIB68": "landmarks",
+    "MESH_TO_DLIB68": "landmarks", "NOSE_POINT": "landmarks", "fill_missing": "landmarks",
+    "LandmarkError": "landmarks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+__all__ = sorted(_EXPORTS)
