@@ -1,0 +1,278 @@
+"""Per-frame score sets: load, validate, spot, evaluate, sweep and select the threshold.
+
+A *score set* is what a trained model (or the authors' released predictions) produced for one
+expression type on a set of videos, in three files:
+
+* ``scores.npz``: one array per video, key ``{subject}_{video_code}``, the ``n_frames - k``
+  per-frame scores (score ``j`` for frames ``[j, j + k]``);
+* ``videos.csv``: columns ``subject, video_code, n_frames, k`` (more columns are kept);
+* ``gt.csv``: columns ``subject, video_code, onset, offset`` (0-based, inclusive).
+
+This is the format of the authors' released SL-Swin-T predictions
+(:func:`released_score_set`) and of the scores our training writes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import Counts, evaluate, match_video, metrics_table
+from .io import atomic_path
+from .spotting import SpotResult, spot
+
+__all__ = [
+    "ScoreSet",
+    "load_score_set",
+    "released_score_set",
+    "spot_score_set",
+    "t_sweep",
+    "select_t_loso",
+    "write_submission",
+    "read_submission",
+    "SUBMISSION_COLUMNS",
+]
+
+SUBMISSION_COLUMNS = ["vid", "pred_onset", "pred_offset", "type"]
+_VIDEO_COLUMNS = ["subject", "video_code", "n_frames", "k"]
+_GT_COLUMNS = ["subject", "video_code", "onset", "offset"]
+
+
+def _video_key(subject, code) -> str:
+    return f"{subject}_{code}"
+
+
+@dataclass
+class ScoreSet:
+    """Scores, videos and ground truth of one expression type (see the module docstring).
+
+    Attributes:
+        scores: video key -> ``(n_frames - k,)`` float64 scores.
+        videos: one row per video, with a ``video`` column holding the key.
+        gt: one row per ground-truth interval, with a ``video`` column holding the key.
+        name: free text used in tables and plots (e.g. ``"casme2 me"``).
+    """
+
+    scores: dict[str, np.ndarray]
+    videos: pd.DataFrame
+    gt: pd.DataFrame
+    name: str = ""
+    _spot_cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def keys(self) -> list[str]:
+        return self.videos["video"].tolist()
+
+    @property
+    def subjects(self) -> list[str]:
+        return list(dict.fromkeys(self.videos["subject"].astype(str)))
+
+    def k_of(self, video: str) -> int:
+        return int(self.videos.loc[self.videos["video"] == video, "k"].iloc[0])
+
+    def gt_of(self, video: str) -> np.ndarray:
+        return self.gt.loc[self.gt["video"] == video, ["onset", "offset"]].to_numpy(np.int64)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the video for any inconsistency."""
+        for col in _VIDEO_COLUMNS:
+            if col not in self.videos:
+                raise ValueError(f"videos table lacks column {col!r} (needs {_VIDEO_COLUMNS})")
+        for col in _GT_COLUMNS:
+            if col not in self.gt:
+                raise ValueError(f"ground-truth table lacks column {col!r} (needs {_GT_COLUMNS})")
+        known = set(self.keys)
+        missing = [v for v in self.keys if v not in self.scores]
+        if missing:
+            raise ValueError(f"the scores file has no scores for video {missing[0]} "
+                             f"({len(missing)} video(s) missing)")
+        for row in self.videos.itertuples():
+            n = len(self.scores[row.video])
+            if row.k < 1:
+                raise ValueError(f"video {row.video}: k must be >= 1, got {row.k}")
+            if n != row.n_frames - row.k:
+                raise ValueError(f"video {row.video}: {n} scores, expected n_frames - k = "
+                                 f"{row.n_frames} - {row.k} = {row.n_frames - row.k}")
+        unknown = sorted(set(self.gt["video"]) - known)
+        if unknown:
+            raise ValueError(f"ground truth names video {unknown[0]}, which is not in the videos table")
+        bad = self.gt[self.gt["onset"] > self.gt["offset"]]
+        if len(bad):
+            r = bad.iloc[0]
+            raise ValueError(f"ground truth of video {r['video']}: onset {r['onset']} > offset {r['offset']}")
+
+    def subset(self, subjects: Sequence[str]) -> "ScoreSet":
+        """The videos (and ground truth) of some subjects only."""
+        subjects = set(map(str, subjects))
+        v = self.videos[self.videos["subject"].astype(str).isin(subjects)]
+        g = self.gt[self.gt["video"].isin(set(v["video"]))]
+        return ScoreSet({k: self.scores[k] for k in v["video"]}, v, g, self.name)
+
+
+def _normalise_tables(videos: pd.DataFrame, gt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    videos = videos.copy()
+    gt = gt.copy()
+    for df in (videos, gt):
+        for col in ("subject", "video_code"):
+            if col in df:
+                df[col] = df[col].astype(str)
+        if "subject" in df and "video_code" in df:
+            df["video"] = [_video_key(s, c) for s, c in zip(df["subject"], df["video_code"])]
+    return videos.reset_index(drop=True), gt.reset_index(drop=True)
+
+
+def load_score_set(scores: str | os.PathLike, videos: str | os.PathLike, gt: str | os.PathLike,
+                   name: str = "") -> ScoreSet:
+    """Read a score set from its three files (see the module docstring)."""
+    for path in (scores, videos, gt):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path} does not exist")
+    dtype = {"subject": str, "video_code": str}
+    v, g = _normalise_tables(pd.read_csv(videos, dtype=dtype), pd.read_csv(gt, dtype=dtype))
+    with np.load(scores) as z:
+        arrays = {key: np.asarray(z[key], dtype=np.float64).reshape(-1) for key in z.files}
+    return ScoreSet(arrays, v, g, name or Path(scores).stem)
+
+
+def released_score_set(expression: str, dataset: str = "casme2") -> ScoreSet:
+    """The authors' released SL-Swin-T LOSO scores (bundled, see ``reference/README.md``).
+
+    Args:
+        expression: ``"me"`` or ``"mae"``.
+        dataset: only ``"casme2"`` is released.
+    """
+    if expression not in ("me", "mae"):
+        raise ValueError(f"expression must be 'me' or 'mae', got {expression!r}")
+    root = resources.files("slswin_lib") / "reference" / dataset
+    if not root.is_dir():
+        raise ValueError(f"no released scores for data set {dataset!r}; available: casme2")
+    return load_score_set(root / f"scores_{expression}.npz", root / f"videos_{expression}.csv",
+                          root / f"gt_{expression}.csv", name=f"{dataset} {expression} (released)")
+
+
+def released_expected(dataset: str = "casme2") -> pd.DataFrame:
+    """The authors' published counts for the released scores (t = 0.60), indexed by type."""
+    path = resources.files("slswin_lib") / "reference" / dataset / "expected_results.csv"
+    return pd.read_csv(path).set_index("type")
+
+
+def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
+                   ) -> tuple[Counts, pd.DataFrame, dict[str, SpotResult]]:
+    """Spot every video of a score set at threshold factor ``t`` and evaluate it.
+
+    Returns:
+        The pooled counts, the per-video table (subject, video, n_spotted, n_gt, TP, FP, FN) and
+        the :class:`~slswin_lib.spotting.SpotResult` of each video.
+    """
+    results = {v: spot(scores.scores[v], scores.k_of(v), t, video=v) for v in scores.keys}
+    counts, per_video = evaluate({v: r.intervals for v, r in results.items()}, scores.gt, mode)
+    per_video.insert(0, "subject", scores.videos.set_index("video").loc[per_video["video"], "subject"].to_numpy())
+    return counts, per_video, results
+
+
+def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
+    """``(n_videos, len(grid), 3)`` TP/FP/FN of every video at every t (smoothing done once)."""
+    from scipy.signal import find_peaks
+
+    from .spotting import moilanen_threshold, smooth_scores
+
+    out = np.zeros((len(scores.keys), len(grid), 3), dtype=np.int64)
+    for vi, video in enumerate(scores.keys):
+        k = scores.k_of(video)
+        smoothed = smooth_scores(scores.scores[video], 2 * k, video=video)
+        gt = scores.gt_of(video)
+        for ti, t in enumerate(grid):
+            peaks, _ = find_peaks(smoothed, height=moilanen_threshold(smoothed, t), distance=k)
+            c, _ = match_video(np.stack([peaks, peaks + 2 * k], axis=1), gt, mode, video=video)
+            out[vi, ti] = (c.tp, c.fp, c.fn)
+    return out
+
+
+def _f1(tp_fp_fn: np.ndarray) -> np.ndarray:
+    tp, fp, fn = np.moveaxis(tp_fp_fn, -1, 0)
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)
+
+
+def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors") -> pd.DataFrame:
+    """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``."""
+    totals = _counts_grid(scores, grid, mode).sum(axis=0)
+    rows = [dict(t=float(t), **Counts(*map(int, c)).as_dict()) for t, c in zip(grid, totals)]
+    return pd.DataFrame(rows)
+
+
+def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors"
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Choose t without looking at the test subject (nested leave-one-subject-out selection).
+
+    For each held-out subject, t is the grid value with the best F1 pooled over the *other*
+    subjects' videos of all given sets (ties: the smallest t); the held-out subject's videos are
+    then spotted with it. Sets (e.g. ME and MaE) are selected independently.
+
+    Args:
+        sets: name (e.g. ``"me"``) -> score set.
+        grid: candidate t values.
+
+    Returns:
+        ``(table, folds)``: the metrics table (one row per set plus ``overall``) of the held-out
+        results, and one row per (set, subject) with the chosen t and that subject's counts.
+    """
+    grid = list(grid)
+    totals, fold_rows = {}, []
+    for name, scores in sets.items():
+        grid_counts = _counts_grid(scores, grid, mode)
+        subj = scores.videos["subject"].astype(str).to_numpy()
+        total = Counts()
+        for s in scores.subjects:
+            train = grid_counts[subj != s].sum(axis=0)
+            best = int(np.argmax(_f1(train)))
+            test = grid_counts[subj == s, best].sum(axis=0)
+            c = Counts(*map(int, test))
+            total = total + c
+            fold_rows.append({"set": name, "subject": s, "t": grid[best],
+                              "train_F1": float(_f1(train)[best]), **c.as_dict()})
+        totals[name] = total
+    return metrics_table(totals), pd.DataFrame(fold_rows)
+
+
+def write_submission(path: str | os.PathLike, predictions: pd.DataFrame) -> Path:
+    """Write a MEGC 2022 submission file (``vid,pred_onset,pred_offset,type``) atomically.
+
+    ``type`` must be ``me`` or ``mae``; onsets and offsets are integer frames with onset <= offset.
+    """
+    df = _check_submission(predictions, str(path))
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def read_submission(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a MEGC 2022 submission file."""
+    df = pd.read_csv(path, dtype={"vid": str})
+    return _check_submission(df, str(path))
+
+
+def _check_submission(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    missing = [c for c in SUBMISSION_COLUMNS if c not in df]
+    if missing:
+        raise ValueError(f"{where}: submission lacks column(s) {missing}; needs {SUBMISSION_COLUMNS}")
+    df = df[SUBMISSION_COLUMNS].copy()
+    bad_type = ~df["type"].isin(["me", "mae"])
+    if bad_type.any():
+        i = int(np.flatnonzero(bad_type)[0])
+        raise ValueError(f"{where}: row {i + 1} has type {df['type'].iloc[i]!r}; must be 'me' or 'mae'")
+    for col in ("pred_onset", "pred_offset"):
+        df[col] = pd.to_numeric(df[col], errors="raise").astype(np.int64)
+    bad = df["pred_onset"] > df["pred_offset"]
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where}: row {i + 1} (video {df['vid'].iloc[i]}) has pred_onset > pred_offset")
+    return df.reset_index(drop=True)

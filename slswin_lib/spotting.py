@@ -1,0 +1,109 @@
+"""Spotting (SPEC 2.5): per-frame scores -> smoothed curve -> threshold -> peaks -> intervals.
+
+Frame indices (0-based) used throughout:
+
+* score ``s_j`` (j = 0 .. n_frames - k - 1) belongs to the feature of frame ``j`` and ``j + k``
+  (optical flow between the two), i.e. to the sample that covers frames ``[j, j + k]``;
+* the smoothed curve is ``s^_i = mean(s_i .. s_{i + w - 1})`` with window ``w = 2k``: one value for
+  each i = 0 .. n_scores - w (the "valid" part of a moving average);
+* a peak of ``s^`` at ``i`` is an apex at frame ``i + k``; the spotted interval is
+  ``[apex - k, apex + k] = [i, i + 2k]`` (inclusive).
+
+The threshold is Moilanen's ``T = mean(s^) + t (max(s^) - mean(s^))``; peaks are found with
+``scipy.signal.find_peaks(s^, height=T, distance=k)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+__all__ = ["SpotResult", "smooth_scores", "moilanen_threshold", "spot"]
+
+
+@dataclass(frozen=True)
+class SpotResult:
+    """What :func:`spot` found in one video.
+
+    Attributes:
+        smoothed: ``(n_scores - window + 1,)`` smoothed scores; value ``i`` is centred on frame ``i + k``.
+        threshold: the height threshold T applied to ``smoothed``.
+        peaks: ``(P,)`` indices into ``smoothed`` of the spotted peaks.
+        apexes: ``(P,)`` apex frames, ``peaks + k``.
+        intervals: ``(P, 2)`` int array of inclusive ``[onset, offset]`` frames, ``[apex - k, apex + k]``.
+        peak_heights: ``(P,)`` smoothed score at each peak.
+        k: the half-length used.
+    """
+
+    smoothed: np.ndarray
+    threshold: float
+    peaks: np.ndarray
+    apexes: np.ndarray
+    intervals: np.ndarray
+    peak_heights: np.ndarray
+    k: int
+
+
+def _check_k(k: int, name: str = "k") -> int:
+    if int(k) != k or k < 1:
+        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def smooth_scores(scores: np.ndarray, window: int, *, video: str = "") -> np.ndarray:
+    """Moving average over ``window`` consecutive scores ("valid" part only).
+
+    Args:
+        scores: ``(n,)`` finite per-frame scores (a trailing singleton axis is accepted).
+        window: number of scores averaged (SPEC: ``2k``).
+        video: name used in error messages.
+
+    Returns:
+        ``(n - window + 1,)`` float64 array, ``out[i] = scores[i : i + window].mean()``.
+    """
+    where = f" in video {video}" if video else ""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim != 1:
+        raise ValueError(f"scores{where} must be one-dimensional, got shape {s.shape}")
+    window = _check_k(window, "window")
+    if not np.all(np.isfinite(s)):
+        bad = np.flatnonzero(~np.isfinite(s))
+        raise ValueError(f"{len(bad)} non-finite scores{where} (first at index {bad[0]}): "
+                         "fix the model output before spotting")
+    if len(s) < window:
+        raise ValueError(f"video{where or ''} has {len(s)} scores, fewer than the smoothing window of "
+                         f"{window}: it is too short to spot (needs at least {window} scores)")
+    return np.lib.stride_tricks.sliding_window_view(s, window).mean(axis=-1)
+
+
+def moilanen_threshold(smoothed: np.ndarray, t: float) -> float:
+    """``T = mean + t (max - mean)`` of the smoothed scores (Moilanen et al. 2014)."""
+    mean = float(np.mean(smoothed))
+    return mean + t * (float(np.max(smoothed)) - mean)
+
+
+def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = None,
+         distance: int | None = None, video: str = "") -> SpotResult:
+    """Spot expression intervals in one video's per-frame scores (SPEC 2.5).
+
+    Args:
+        scores: ``(n_frames - k,)`` per-frame scores, score ``j`` for frames ``[j, j + k]``.
+        k: half the mean expression length of the expression type (SPEC 2.1).
+        t: threshold factor in ``[0, 1]`` (paper: 0.60).
+        window: smoothing window; default ``2k``.
+        distance: minimum number of samples between peaks; default ``k``.
+        video: name used in error messages.
+    """
+    k = _check_k(k)
+    window = 2 * k if window is None else _check_k(window, "window")
+    distance = k if distance is None else _check_k(distance, "distance")
+    smoothed = smooth_scores(scores, window, video=video)
+    threshold = moilanen_threshold(smoothed, t)
+    peaks, props = find_peaks(smoothed, height=threshold, distance=distance)
+    apexes = peaks + k
+    intervals = np.stack([apexes - k, apexes + k], axis=1).astype(np.int64).reshape(-1, 2)
+    return SpotResult(smoothed=smoothed, threshold=threshold, peaks=peaks, apexes=apexes,
+                      intervals=intervals, peak_heights=props["peak_heights"], k=k)

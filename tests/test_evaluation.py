@@ -1,0 +1,96 @@
+"""MEGC interval matching (SPEC 5) on hand-computed cases."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from slswin_lib.evaluation import Counts, evaluate, interval_iou, match_video, metrics_table
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ([0, 4], [5, 9], 0.0),            # touching, no shared frame
+    ([0, 5], [5, 9], 1 / 10),         # one shared frame, 10 frames in the union
+    ([0, 9], [2, 6], 5 / 10),         # nested, exactly 0.5
+    ([0, 9], [20, 29], 0.0),          # disjoint
+    ([3, 7], [3, 7], 1.0),            # identical
+    ([0, 0], [0, 0], 1.0),            # one-frame intervals
+    ([0, 9], [5, 14], 5 / 15),        # partial overlap
+])
+def test_interval_iou(a, b, expected):
+    assert interval_iou(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
+    assert interval_iou(np.array([b]), np.array([a]))[0, 0] == pytest.approx(expected)
+
+
+def test_iou_exactly_half_counts_in_megc_not_in_authors():
+    pred, gt = [[0, 9]], [[2, 6]]
+    assert match_video(pred, gt, "megc")[0] == Counts(1, 0, 0)
+    assert match_video(pred, gt, "authors")[0] == Counts(0, 1, 1)
+
+
+def test_megc_maximises_matches_where_best_iou_greedy_does_not():
+    g = [[10, 19], [13, 22]]
+    a, b = [11, 20], [7, 16]   # IoU(a): 9/11 and 8/12; IoU(b): 7/13 and 4/16
+    assert match_video([a, b], g, "authors")[0] == Counts(1, 1, 1)
+    counts, pairs = match_video([a, b], g, "megc")
+    assert counts == Counts(2, 0, 0)
+    assert sorted(pairs) == [(0, 1), (1, 0)]
+
+
+def test_each_ground_truth_matched_once():
+    g = [[0, 9]]
+    preds = [[0, 9], [1, 9], [0, 8]]
+    assert match_video(preds, g, "megc")[0] == Counts(1, 2, 0)
+    assert match_video(preds, g, "authors")[0] == Counts(1, 2, 0)
+
+
+def test_video_without_peak():
+    g = [[0, 9], [30, 40]]
+    empty = np.empty((0, 2))
+    assert match_video(empty, g, "megc")[0] == Counts(0, 0, 2)
+    assert match_video(empty, g, "authors")[0] == Counts(0, 1, 2)
+
+
+def test_video_without_ground_truth():
+    preds = [[0, 9], [30, 40]]
+    empty = np.empty((0, 2))
+    assert match_video(preds, empty, "megc")[0] == Counts(0, 2, 0)
+    assert match_video(preds, empty, "authors")[0] == Counts(0, 2, 0)
+    assert match_video(empty, empty, "megc")[0] == Counts(0, 0, 0)
+    assert match_video(empty, empty, "authors")[0] == Counts(0, 1, 0)
+
+
+def test_counts_metrics():
+    c = Counts(12, 204, 45)
+    assert c.precision == pytest.approx(12 / 216)
+    assert c.recall == pytest.approx(12 / 57)
+    assert c.f1 == pytest.approx(24 / (24 + 204 + 45))
+    assert round(c.f1, 4) == 0.0879
+    assert Counts().f1 == 0.0 and Counts().precision == 0.0
+
+
+def test_evaluate_pools_videos_and_rejects_unknown_ground_truth():
+    gt = pd.DataFrame({"video": ["a", "a", "b"], "onset": [0, 50, 10], "offset": [9, 59, 19]})
+    spotted = {"a": np.array([[0, 9], [100, 110]]), "b": np.empty((0, 2)), "c": np.array([[5, 6]])}
+    counts, per_video = evaluate(spotted, gt, "megc")
+    assert counts == Counts(1, 2, 2)
+    assert per_video.set_index("video").loc["a", ["TP", "FP", "FN"]].tolist() == [1, 1, 1]
+    counts_a, _ = evaluate(spotted, gt, "authors")
+    assert counts_a == Counts(1, 3, 2)   # video b has no spotted interval: one extra FP
+    with pytest.raises(ValueError, match="ground truth but no spotting result"):
+        evaluate({"a": np.empty((0, 2))}, gt)
+
+
+def test_onset_after_offset_is_an_error():
+    with pytest.raises(ValueError, match=r"ground-truth interval \[9, 3\] of video v1 has onset > offset"):
+        match_video([[0, 1]], [[9, 3]], video="v1")
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown matching mode"):
+        match_video([[0, 1]], [[0, 1]], "strict")
+
+
+def test_metrics_table_overall_pools_counts():
+    table = metrics_table({"me": Counts(12, 204, 45), "mae": Counts(70, 258, 228)})
+    assert table.loc["overall", ["TP", "FP", "FN"]].tolist() == [82, 462, 273]
+    assert round(table.loc["overall", "F1"], 4) == 0.1824
+    assert list(metrics_table({"me": Counts(1, 1, 1)}).index) == ["me"]
