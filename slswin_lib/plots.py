@@ -1,0 +1,68 @@
+"""Plots shared by the notebooks (matplotlib; each function draws on a given or new Axes)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_spotting", "plot_t_sweep"]
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_spotting(result, gt: np.ndarray | None = None, *, scores: np.ndarray | None = None,
+                  ax=None, title: str = "", fps: float | None = None):
+    """Smoothed scores, threshold, spotted intervals (and apexes) and ground truth of one video.
+
+    Args:
+        result: a :class:`slswin_lib.spotting.SpotResult`.
+        gt: ``(G, 2)`` ground-truth ``[onset, offset]`` frames, drawn as shaded spans.
+        scores: the raw per-frame scores, drawn faintly when given.
+        fps: when given, a secondary x axis in seconds.
+    """
+    ax = _axes(ax, (11, 3.2))
+    k = result.k
+    frames = np.arange(len(result.smoothed)) + k          # smoothed value i is centred on frame i + k
+    if scores is not None:
+        ax.plot(np.arange(len(scores)), scores, color="0.75", lw=0.7, label="scores")
+    ax.plot(frames, result.smoothed, color="tab:blue", lw=1.2, label="smoothed scores")
+    ax.axhline(result.threshold, color="tab:green", ls="--", lw=1, label=f"threshold T = {result.threshold:.3g}")
+    for i, (on, off) in enumerate(np.asarray(gt if gt is not None else [], dtype=int).reshape(-1, 2)):
+        ax.axvspan(on, off, color="tab:red", alpha=0.18, label="ground truth" if i == 0 else None)
+    for i, (on, off) in enumerate(result.intervals):
+        ax.axvspan(on, off, ymin=0.0, ymax=0.08, color="tab:orange", alpha=0.9,
+                   label="spotted interval" if i == 0 else None)
+        ax.axvline(result.apexes[i], color="tab:orange", lw=0.8, alpha=0.6)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("score")
+    if title:
+        ax.set_title(title)
+    if fps:
+        sec = ax.secondary_xaxis("top", functions=(lambda f: f / fps, lambda s: s * fps))
+        sec.set_xlabel("seconds")
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
+    return ax
+
+
+def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, float] | None = None,
+                 ax=None, title: str = "F1 against the threshold factor t"):
+    """F1 against t for several sweeps (name -> DataFrame with columns t, F1) with marked t values."""
+    ax = _axes(ax, (7, 3.8))
+    for name, sweep in sweeps.items():
+        ax.plot(sweep["t"], sweep["F1"], label=name)
+    for label, t in (marked or {}).items():
+        ax.axvline(t, ls="--", color="0.3", lw=1)
+        ax.annotate(label, (t, ax.get_ylim()[1]), rotation=90, va="top", ha="right", fontsize=8)
+    ax.set_xlabel("t")
+    ax.set_ylabel("F1")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,35 @@
+"""Committed notebooks are thin, parameterised and stripped of outputs."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_numbered_notebooks():
+    assert any(nb.name.startswith("09_") for nb in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stripped_and_has_one_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), \
+        f"{path.name} carries outputs: strip them before committing"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0], f"{path.name}: first code cell must be the only 'parameters' cell"
+    for name in ("profile", "dataset", "data_root", "figures"):
+        assert f"{name} =" in tagged[0].source, f"{path.name}: parameters cell lacks {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_understands_every_parameter(path):
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [line.split("=")[0].strip() for line in cell.source.splitlines()
+                if "=" in line.split("#")[0] and not line.startswith((" ", "import", "from"))]
+    parsed = [p.name for p in PythonTranslator.inspect(cell)]
+    assert parsed == assigned, f"{path.name}: papermill parses {parsed}, the cell assigns {assigned}"
