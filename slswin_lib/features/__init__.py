@@ -12,6 +12,10 @@ _EXPORTS = {
     "FaceLandmarker": "landmarks", "to_dlib68": "landmarks", "DLIB68": "landmarks",
     "MESH_TO_DLIB68": "landmarks", "NOSE_POINT": "landmarks", "fill_missing": "landmarks",
     "LandmarkError": "landmarks",
+    "extract_features": "extract", "extract_video": "extract", "ArrayVideo": "extract",
+    "FeatureError": "extract", "cache_file": "extract", "load_cached": "extract",
+    "minmax_normalise": "preprocess", "roi_flow_magnitude": "preprocess",
+    "FlowComputer": "flow", "optical_strain": "flow", "flow_to_rgb": "flow",
 }
 
 

@@ -1,0 +1,380 @@
+"""Cached, resumable, parallel feature extraction (SPEC 2.1-2.2).
+
+Per video: (A) landmarks on every frame once (MediaPipe), face box, grayscale crop, landmarks in
+crop pixels; (B) for every pair (i, i+k): flow, strain, head-motion removal, eye masks, ROI
+mosaic. Stage A runs per video, stage B in chunks of ``cfg.chunk`` pairs, both over a process
+pool (``cv2.setNumThreads(1)`` in each worker), or per video on a Dask cluster when a
+scheduler address is given.
+
+Per video one ``.npz`` is written atomically under
+``<cache_root>/<video key>/k<k>_<digest>.npz`` where the digest covers every parameter that
+changes the output (:func:`cache_params`); a finished video is never recomputed, a changed
+parameter never reuses stale data, and an interrupted run resumes at the first unfinished video.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..config import FeatureConfig
+from ..io import cache_dir, save_npz_atomic
+from .crop import crop_face, face_box, to_crop_coords
+from .flow import FlowComputer, optical_strain
+from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256, to_dlib68
+from .preprocess import minmax_normalise, preprocess_sample, roi_flow_magnitude, scaled_sizes
+
+__all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
+           "pair_features", "cache_params", "cache_file", "load_cached", "minmax_normalise",
+           "roi_flow_magnitude", "CODE_VERSION"]
+
+#: bump when a code change alters the features (part of the cache key)
+CODE_VERSION = "1"
+
+
+class FeatureError(ValueError):
+    """A video cannot be turned into features (too short, frames of different sizes, ...)."""
+
+
+@dataclass
+class FaceTrack:
+    """Stage A result of one video of ``n`` frames.
+
+    crops: ``(n, S, S)`` uint8 grayscale face crops; pts68: ``(n, 68, 2)`` float32 dlib-68
+    landmarks in crop pixels; boxes: ``(n, 3)`` (x0, y0, side) frame pixels; missing: ``(n,)``
+    bool, frames without a detected face (they carry the nearest frame's landmarks).
+    """
+
+    crops: np.ndarray
+    pts68: np.ndarray
+    boxes: np.ndarray
+    missing: np.ndarray
+
+
+class ArrayVideo:
+    """An in-memory video (tests, benchmarks): ``frames`` is a sequence of RGB uint8 ``(H, W, 3)``."""
+
+    def __init__(self, key: str, frames: Sequence[np.ndarray], fps: float = 30.0) -> None:
+        self.key, self.fps, self._frames = key, float(fps), list(frames)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self._frames)
+
+    def frame(self, i: int) -> np.ndarray:
+        return self._frames[i]
+
+    def frames(self):
+        return iter(self._frames)
+
+
+# -- landmark model ----------------------------------------------------------------------------
+def _model_path(model: str | os.PathLike | None) -> Path:
+    if model is None:
+        from ..assets import asset_path
+
+        return Path(asset_path("face_landmarker"))
+    return Path(model)
+
+
+@lru_cache(maxsize=8)
+def _model_hash(path: str, mtime: float) -> str:
+    return model_sha256(path)
+
+
+_LANDMARKERS: dict[tuple, FaceLandmarker] = {}
+
+
+def _landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
+    """One landmarker per process, model and settings (image mode is stateless)."""
+    key = (str(model), cfg.landmark_mode, cfg.min_confidence)
+    if cfg.landmark_mode == "video":  # tracking state must not leak between videos
+        return FaceLandmarker(model, mode="video", min_confidence=cfg.min_confidence)
+    if key not in _LANDMARKERS:
+        _LANDMARKERS[key] = FaceLandmarker(model, mode="image", min_confidence=cfg.min_confidence)
+    return _LANDMARKERS[key]
+
+
+# -- stage A ------------------------------------------------------------------------------------
+def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
+               progress: bool = False) -> FaceTrack:
+    """Landmarks, face box and grayscale crop of every frame of ``video`` (one pass).
+
+    Frames without a face take the landmarks (and box) of the nearest frame with one; they are
+    counted in ``FaceTrack.missing`` and reported with a warning. Raises :class:`FeatureError`
+    for frames of different sizes and :class:`LandmarkError` when no frame has a face.
+    """
+    from tqdm.auto import tqdm
+
+    key = getattr(video, "key", "video")
+    n = int(video.n_frames)
+    lm = _landmarker(_model_path(model), cfg)
+    size = cfg.face_size
+    crops = np.zeros((n, size, size), np.uint8)
+    meshes: list[np.ndarray | None] = []
+    shape = None
+    fps = float(getattr(video, "fps", 30.0) or 30.0)
+    frames = tqdm(video.frames(), total=n, desc=f"landmarks {key}", disable=not progress,
+                  leave=False)
+    for i, frame in enumerate(frames):
+        if shape is None:
+            shape = frame.shape
+        elif frame.shape != shape:
+            raise FeatureError(f"{key}: frame {i} has shape {frame.shape} but frame 0 has "
+                               f"{shape}; all frames of a video must have one size (resize them)")
+        if cfg.landmark_mode == "video":
+            mesh = lm.detect_video_frame(frame, int(round(i * 1000.0 / fps)))
+        else:
+            mesh = lm.detect(frame)
+        meshes.append(mesh)
+        if mesh is not None:
+            crops[i] = crop_face(frame, face_box(mesh[:468], cfg.crop_margin), size)
+    if cfg.landmark_mode == "video":
+        lm.close()
+    if len(meshes) != n:
+        raise FeatureError(f"{key}: expected {n} frames, read {len(meshes)}")
+    filled, missing = fill_missing(meshes, key=key)
+    boxes = np.stack([face_box(m[:468], cfg.crop_margin) for m in filled])
+    for i in np.flatnonzero(missing):  # crop with the nearest face's box
+        crops[i] = crop_face(video.frame(int(i)), boxes[i], size)
+    if missing.any():
+        warnings.warn(f"{key}: no face found in {int(missing.sum())} of {n} frames "
+                      f"(first: {int(np.flatnonzero(missing)[0])}); they use the nearest "
+                      f"frame's landmarks", stacklevel=2)
+    pts68 = np.stack([to_crop_coords(to_dlib68(m), b, size) for m, b in zip(filled, boxes)])
+    return FaceTrack(crops, pts68.astype(np.float32), boxes, missing)
+
+
+# -- stage B ------------------------------------------------------------------------------------
+_FLOWS: dict[tuple, FlowComputer] = {}
+
+
+def _flow(cfg: FeatureConfig) -> FlowComputer:
+    key = (cfg.flow, tuple(cfg.flow_params))
+    if key not in _FLOWS:
+        _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params))
+    return _FLOWS[key]
+
+
+def raw_features(prev: np.ndarray, nxt: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(u, v, |e|) ``(S, S, 3)`` float32 of one pair of grayscale crops (before preprocessing)."""
+    flow = _flow(cfg)(prev, nxt)
+    return np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
+
+
+def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
+    """ROI mosaics of pairs (j, j+k) for j = 0 .. len(crops)-k-1.
+
+    crops: ``(m, S, S)`` uint8; pts68: ``(>= m-k, 68, 2)`` landmarks of the first frames of the
+    pairs -> ``(m-k, 2r, 2r, 3)`` float32.
+    """
+    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    out = np.empty((len(crops) - k, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
+    for j in range(len(crops) - k):
+        out[j] = preprocess_sample(raw_features(crops[j], crops[j + k], cfg), pts68[j], sizes,
+                                   abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
+    return out
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
+    return pair_features(crops, pts68, k, cfg)
+
+
+def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
+                  progress: bool = False) -> tuple[np.ndarray, FaceTrack]:
+    """Features of one video in this process: ``((n-k, 2r, 2r, 3) float32, FaceTrack)``."""
+    _check_length(video, k)
+    track = track_face(video, cfg, model=model, progress=progress)
+    return pair_features(track.crops, track.pts68, k, cfg), track
+
+
+# -- cache ---------------------------------------------------------------------------------------
+def _check_length(video, k: int) -> None:
+    if int(k) < 1:
+        raise FeatureError(f"k must be >= 1, got {k}")
+    if video.n_frames < k + 1:
+        raise FeatureError(f"{video.key}: {video.n_frames} frames is shorter than k + 1 = {k + 1}; "
+                           f"drop the video or use a smaller k")
+
+
+def _video_fingerprint(video) -> str:
+    first = np.ascontiguousarray(video.frame(0))
+    h = hashlib.sha1(first.tobytes())
+    h.update(repr((first.shape, int(video.n_frames), float(getattr(video, "fps", 0)))).encode())
+    return h.hexdigest()[:16]
+
+
+def cache_params(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None
+                 ) -> dict[str, Any]:
+    """Everything that determines a video's features (the cache key, also saved beside them)."""
+    path = _model_path(model)
+    out = {k_: v for k_, v in dataclasses.asdict(cfg).items() if k_ not in ("workers", "chunk")}
+    out["flow_params"] = [list(p) for p in cfg.flow_params]
+    out.update(video=video.key, k=int(k), video_fingerprint=_video_fingerprint(video),
+               landmark_model_sha256=_model_hash(str(path), path.stat().st_mtime),
+               code_version=CODE_VERSION)
+    return out
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def cache_file(video, k: int, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
+               model: str | os.PathLike | None = None) -> Path:
+    """Where ``video``'s features for ``(k, cfg)`` are cached."""
+    params = cache_params(video, k, cfg, model=model)
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(cache_root) if cache_root is not None else cache_dir("features")
+    return root / _safe(video.key) / f"k{int(k)}_{digest}.npz"
+
+
+def load_cached(path: str | os.PathLike) -> dict[str, Any]:
+    """Contents of a cache file: ``features``, ``pts68``, ``boxes``, ``missing`` and ``params``."""
+    with np.load(path) as z:
+        out = {name: z[name] for name in z.files if name != "params"}
+        out["params"] = json.loads(str(z["params"]))
+    return out
+
+
+def _save(path: Path, features: np.ndarray, track: FaceTrack, params: dict) -> None:
+    save_npz_atomic(path, features=features.astype(np.float32), pts68=track.pts68,
+                    boxes=track.boxes, missing=track.missing,
+                    params=np.array(json.dumps(params, sort_keys=True)))
+
+
+def _dask_task(video, k: int, cfg: FeatureConfig, model: str | None):
+    _init_worker()
+    features, track = extract_video(video, k, cfg, model=model)
+    return features, track
+
+
+def _picklable(video):
+    """A copy of ``video`` without an open OpenCV capture (those cannot cross processes)."""
+    import copy
+
+    if getattr(video, "_cap", None) is not None:
+        video = copy.copy(video)
+        video._cap = None
+        if hasattr(video, "_next"):
+            video._next = 0
+    return video
+
+
+def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
+                     cache_root: str | os.PathLike | None = None, workers: int | None = None,
+                     scheduler_address: str | None = None, progress: bool = True,
+                     model: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """ROI-mosaic features of every video, from the cache or computed (and cached).
+
+    Parameters
+    ----------
+    videos: objects with ``key``, ``fps``, ``n_frames``, ``frame(i)``, ``frames()`` (RGB uint8).
+    k: frame distance of the flow pairs (SPEC 2.1).
+    cfg: the profile's :class:`~slswin_lib.config.FeatureConfig`.
+    cache_root: folder of the per-video ``.npz`` files (default ``cache_dir("features")``;
+        notebooks pass ``work_dir(profile, "features")``).
+    workers: processes (default ``cfg.workers``; 0 = all cores; 1 = in this process).
+    scheduler_address: a Dask scheduler; videos are then mapped over its workers.
+    model: landmark model file (default: the bundled, hash-checked one).
+
+    Returns
+    -------
+    ``{video key: (n_frames - k, 2r, 2r, 3) float32}`` with channels (u, v, |e|) after head-motion
+    removal and eye masks, before :func:`minmax_normalise`.
+    """
+    from tqdm.auto import tqdm
+
+    videos = list(videos)
+    keys = [v.key for v in videos]
+    if len(set(keys)) != len(keys):
+        raise FeatureError(f"video keys are not unique: {sorted(k_ for k_ in keys if keys.count(k_) > 1)}")
+    for v in videos:
+        _check_length(v, k)
+    model = str(_model_path(model))
+    paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
+    todo = [v for v in videos if not paths[v.key].exists()]
+    n_workers = workers if workers is not None else cfg.workers
+    n_workers = n_workers or os.cpu_count() or 1
+
+    bar = tqdm(total=len(todo), desc=f"features k={k}", unit="video", disable=not progress or not todo)
+
+    def finish(video, features, track):
+        _save(paths[video.key], features, track, cache_params(video, k, cfg, model=model))
+        bar.update(1)
+
+    if todo and scheduler_address:
+        from distributed import Client
+
+        with Client(scheduler_address) as client:
+            futures = {client.submit(_dask_task, _picklable(v), k, cfg, model, pure=False): v
+                       for v in todo}
+            from distributed import as_completed
+
+            for fut in as_completed(futures):
+                features, track = fut.result()
+                finish(futures[fut], features, track)
+    elif todo and n_workers <= 1:
+        for v in todo:
+            bar.set_postfix_str(v.key)
+            features, track = extract_video(v, k, cfg, model=model, progress=progress)
+            finish(v, features, track)
+    elif todo:
+        _run_pool(todo, k, cfg, model, n_workers, finish, progress)
+    bar.close()
+    return {v.key: load_cached(paths[v.key])["features"] for v in videos}
+
+
+def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: int,
+              finish, progress: bool) -> None:
+    """Stage A per video and stage B per chunk of pairs over one process pool."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from tqdm.auto import tqdm
+
+    total_pairs = sum(v.n_frames - k for v in todo)
+    pairs_bar = tqdm(total=total_pairs, desc="frame pairs", unit="pair", disable=not progress,
+                     leave=False)
+    chunk = max(int(cfg.chunk), 1)
+    with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        pending = {pool.submit(track_face, _picklable(v), cfg, model=model): ("track", v, None)
+                   for v in todo}
+        state: dict[str, dict] = {}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, video, start = pending.pop(fut)
+                result = fut.result()  # re-raises a worker's error with its message
+                if kind == "track":
+                    n_pairs = video.n_frames - k
+                    state[video.key] = dict(track=result, parts={}, n_chunks=0)
+                    for s in range(0, n_pairs, chunk):
+                        e = min(s + chunk, n_pairs)
+                        f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg)
+                        pending[f] = ("pairs", video, s)
+                        state[video.key]["n_chunks"] += 1
+                else:
+                    st = state[video.key]
+                    st["parts"][start] = result
+                    pairs_bar.update(len(result))
+                    if len(st["parts"]) == st["n_chunks"]:
+                        features = np.concatenate([st["parts"][s] for s in sorted(st["parts"])])
+                        finish(video, features, st["track"])
+                        del state[video.key]
+    pairs_bar.close()

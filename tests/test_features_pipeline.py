@@ -1,0 +1,139 @@
+"""Flow, strain, crop and preprocessing on hand-computed cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from slswin_lib.features.crop import crop_face, crop_transform, face_box, to_crop_coords
+from slswin_lib.features.flow import FlowComputer, end_point_error, flow_to_rgb, optical_strain
+from slswin_lib.features.preprocess import (eye_polygons, minmax_normalise, preprocess_sample,
+                                            remove_head_motion, roi_boxes, roi_flow_magnitude,
+                                            roi_mosaic, scaled_sizes)
+
+
+def test_strain_of_linear_fields():
+    yy, xx = np.mgrid[0:6, 0:7].astype(np.float32)
+    assert np.allclose(optical_strain(0.5 * xx, 0.25 * yy), np.hypot(0.5, 0.25))
+    # pure shear u = c y, v = c x: exy = eyx = c -> sqrt(0.5 (2c)^2) = c sqrt(2)
+    assert np.allclose(optical_strain(0.3 * yy, 0.3 * xx), 0.3 * np.sqrt(2))
+    # forward differences, last column/row repeat the previous one
+    u = np.zeros((3, 3), np.float32)
+    u[:, 2] = 1.0
+    e = optical_strain(u, np.zeros_like(u))
+    assert np.allclose(e, [[0, 1, 1]] * 3)
+
+
+def _texture(size=96, seed=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (size, size)).astype(np.float32), (0, 0), 2.0)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return img.astype(np.uint8)
+
+
+@pytest.mark.parametrize("method,params", [("tvl1", {}), ("dis", {}), ("farneback", {}),
+                                           ("tvl1", {"scales": 3, "warps": 3, "epsilon": 0.05})])
+def test_flow_recovers_translation(method, params):
+    import cv2
+
+    img = _texture()
+    shift = np.float32([[1, 0, 1.5], [0, 1, -1.0]])  # content moves by (+1.5, -1.0)
+    nxt = cv2.warpAffine(img, shift, img.shape[::-1], borderMode=cv2.BORDER_REFLECT)
+    flow = FlowComputer(method, params)(img, nxt)
+    inner = (slice(16, -16), slice(16, -16))
+    truth = np.broadcast_to(np.float32([1.5, -1.0]), flow.shape)
+    assert flow.shape == (96, 96, 2) and flow.dtype == np.float32
+    assert end_point_error(flow, truth, inner) < 0.25
+    assert flow_to_rgb(flow).shape == (96, 96, 3)
+
+
+def test_flow_reuse_equals_fresh_and_bad_params():
+    img, nxt = _texture(64, 1), _texture(64, 2)
+    fc = FlowComputer("tvl1", {"scales": 2, "warps": 2})
+    a = fc(img, nxt)
+    b = fc(img, nxt)
+    assert np.array_equal(a, b)
+    assert np.array_equal(a, FlowComputer("tvl1", {"scales": 2, "warps": 2})(img, nxt))
+    with pytest.raises(ValueError, match="no parameter"):
+        FlowComputer("tvl1", {"nscales": 3})
+    with pytest.raises(ValueError, match="unknown flow method"):
+        FlowComputer("raft")
+    with pytest.raises(ValueError, match="grayscale"):
+        fc(img, nxt[:32])
+
+
+def test_crop_box_and_coordinates():
+    pts = np.array([[10, 20], [50, 20], [30, 100]], np.float32)
+    box = face_box(pts, margin=1.0)
+    assert np.allclose(box, [-10, 20, 80])
+    m = crop_transform(box, 40)
+    assert np.allclose(m @ [-10, 20, 1], [0, 0]) and np.allclose(m @ [70, 100, 1], [40, 40])
+    assert np.allclose(to_crop_coords(pts, box, 40), [[10, 0], [30, 0], [20, 40]])
+    frame = np.zeros((120, 80, 3), np.uint8)
+    frame[:, 40:] = 200
+    crop = crop_face(frame, box, 40)
+    assert crop.shape == (40, 40) and crop.dtype == np.uint8
+    assert crop[5, 5] == 0 and crop[5, 35] > 150  # frame column 40 -> crop x 25
+
+
+def _face68(size=128):
+    """A plausible dlib-68 layout on a 128 px crop (only the points used matter)."""
+    p = np.zeros((68, 2), np.float32)
+    p[:, :] = 64
+    p[17:22] = [[30, 40], [35, 36], [40, 35], [46, 36], [52, 40]]
+    p[22:27] = [[76, 40], [82, 36], [88, 35], [93, 36], [98, 40]]
+    p[36:42] = [[34, 50], [39, 47], [45, 47], [50, 50], [45, 53], [39, 53]]
+    p[42:48] = [[78, 50], [83, 47], [89, 47], [94, 50], [89, 53], [83, 53]]
+    p[28] = [64, 60]
+    p[48:60] = [[48, 95], [54, 92], [60, 90], [64, 91], [68, 90], [74, 92], [80, 95], [74, 100],
+                [68, 103], [64, 104], [60, 103], [54, 100]]
+    p[60:68] = [[50, 95], [60, 93], [64, 94], [68, 93], [78, 95], [68, 98], [64, 99], [60, 98]]
+    return p * size / 128
+
+
+def test_head_motion_and_eye_mask():
+    feat = np.ones((128, 128, 3), np.float32) * [2.0, -3.0, 0.5]
+    pts = _face68()
+    out = remove_head_motion(feat, pts, half=5)
+    assert np.allclose(out, 0)
+    feat[55:66, 59:70] += 1.0  # only the 11 x 11 nose box
+    out = remove_head_motion(feat, pts, half=5)
+    assert np.allclose(out[0, 0], [-1, -1, -1]) and np.allclose(out[60, 64], 0)
+    out2 = remove_head_motion(feat, pts, half=5, abs_uv=True)
+    assert np.allclose(out2[0, 0], [1, 1, -1])
+    left, right = eye_polygons(pts, 15)
+    assert left.tolist() == [[19, 50], [39, 32], [45, 32], [65, 50], [45, 68], [39, 68]]
+    assert right[0].tolist() == [63, 50]
+
+
+def test_roi_boxes_and_mosaic_layout():
+    pts = _face68()
+    b1, b2, b3 = roi_boxes(pts, 12, 128)
+    assert b1 == (18, 23, 64, 65) and b2 == (64, 23, 110, 65) and b3 == (38, 78, 90, 116)
+    top, mouth = roi_boxes(pts, 12, 128, layout="one_box")
+    assert top == (18, 23, 110, 65) and mouth == b3
+    feat = np.zeros((128, 128, 1), np.float32)
+    feat[23:65, 18:64] = 1
+    feat[23:65, 64:110] = 2
+    feat[78:116, 38:90] = 3
+    mos = roi_mosaic(feat, [b1, b2, b3], 21)
+    assert mos.shape == (42, 42, 1)
+    assert np.allclose(mos[:21, :21], 1) and np.allclose(mos[:21, 21:], 2) and np.allclose(mos[21:], 3)
+    s = scaled_sizes(256, 42)
+    assert s == (10, 30, 24, 42)
+    big = preprocess_sample(np.ones((256, 256, 3), np.float32), _face68(256), s)
+    assert big.shape == (84, 84, 3) and np.allclose(big, 0)
+
+
+def test_minmax_and_roi_magnitude():
+    x = np.zeros((2, 4, 4, 3), np.float32)
+    x[0, ..., 0] = np.arange(16).reshape(4, 4)
+    x[1, ..., 1] = 5.0
+    y = minmax_normalise(x)
+    assert y[0, 0, 0, 0] == 0 and y[0, 3, 3, 0] == 1 and np.isclose(y[0, 1, 1, 0], 5 / 15)
+    assert np.all(y[1] == 0)  # constant channels -> 0
+    f = np.zeros((3, 42, 42, 3), np.float32)
+    f[1, ..., 0], f[1, ..., 1] = 3, 4
+    f[2, :21, :, 0] = 2
+    assert np.allclose(roi_flow_magnitude(f), [0, 5, 1])
