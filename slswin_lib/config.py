@@ -42,7 +42,11 @@ class SpotConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Synthetic benchmark sizes (issue 3) and data-set selection."""
+    """Synthetic benchmark (issue 3): sizes per profile, and the generator's event/distractor ranges.
+
+    Pixel sizes ``*_px`` are at the 128 px face crop (scaled to the face size in the frame);
+    ranges are ``(low, high)`` drawn uniformly (MaE durations log-uniformly).
+    """
 
     fps: float = 30.0
     n_subjects: int = 4
@@ -50,6 +54,29 @@ class DataConfig:
     seconds_per_video: float = 20.0
     frame_size: int = 256
     seed: int = 0
+    #: face box (landmark extent) as a fraction of the frame side, per subject
+    face_fraction: tuple[float, float] = (0.42, 0.55)
+    #: in-plane head pose of a subject, +- degrees
+    pose_degrees: float = 8.0
+    me_fraction: float = 0.4
+    me_seconds: tuple[float, float] = (0.2, 0.5)
+    me_px: tuple[float, float] = (0.3, 1.0)
+    mae_seconds: tuple[float, float] = (0.5, 4.0)
+    mae_px: tuple[float, float] = (1.5, 6.0)
+    #: pause between consecutive expressions
+    gap_seconds: tuple[float, float] = (1.0, 3.5)
+    blink_every_seconds: tuple[float, float] = (2.0, 6.0)
+    #: slow head drift: peak translation (px at the 128 crop) and rotation (degrees)
+    drift_px: float = 3.0
+    drift_degrees: float = 1.5
+    #: sudden head movements: mean interval (s), size ranges
+    head_move_every_seconds: float = 8.0
+    head_move_px: tuple[float, float] = (2.0, 8.0)
+    head_move_degrees: tuple[float, float] = (0.5, 3.0)
+    #: per-frame lighting jitter (relative gain s.d.), sensor noise s.d. (grey levels), JPEG quality
+    flicker: float = 0.004
+    noise_sigma: tuple[float, float] = (0.8, 2.0)
+    jpeg_quality: tuple[int, int] = (80, 95)
 
 
 @dataclass(frozen=True)
@@ -133,13 +160,13 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        data=DataConfig(n_subjects=3, videos_per_subject=1, seconds_per_video=8.0),
+        data=DataConfig(n_subjects=3, videos_per_subject=1, seconds_per_video=8.0, frame_size=192),
         features=FeatureConfig(flow="dis"),
         train=TrainConfig(epochs=1, batch_size=16),
     ),
     "quick": Profile(
         name="quick",
-        data=DataConfig(n_subjects=6, videos_per_subject=1, seconds_per_video=30.0),
+        data=DataConfig(n_subjects=6, videos_per_subject=2, seconds_per_video=20.0),
         features=FeatureConfig(flow="tvl1", flow_params=(("scales", 3), ("warps", 3),
                                                          ("epsilon", 0.05))),
         train=TrainConfig(epochs=4),

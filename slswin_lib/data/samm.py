@@ -1,0 +1,133 @@
+"""SAMM Long Videos (SAMM-LV).
+
+Layout (SPEC 4)::
+
+    ROOT/SAMM_longvideos/006_1/006_1_0001.jpg, 006_1_0002.jpg, ...
+    ROOT/SAMM_LongVideos_V1_Release.xlsx       (V2/V3 releases are found as well)
+
+The workbook's first sheet starts with a block of notes; the header row (found by its
+``Filename`` and ``Onset`` cells, row 10 in the releases) names the columns Subject, Filename,
+Inducement Code, Onset, Apex, Offset, Duration, Type ("Macro" / "Micro - 1/2"), Action Units,
+Notes. ``Filename`` ``006_1_3`` belongs to video folder ``006_1``: subject ``006``, video id ``1``.
+Onsets are 1-based; the SPEC 4 rules apply, including "drop Macro rows with onset 1".
+Unknown apexes (``-1``) become the interval midpoint. Errors and skips as for CAS(ME)^2.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .annotations import clean_row, expression_type_of
+from .base import DataError, Dataset, Event, FramesVideo, Skip, natural_key, warn_skips
+from .casme2 import _excel
+from .video import frame_files
+
+__all__ = ["SAMM_REQUIRED", "read_samm_sheet", "load_samm_lv"]
+
+SAMM_REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")
+SHEET_GLOBS = ("SAMM_LongVideos*.xlsx", "SAMM_longvideos*.xlsx", "*SAMM*.xlsx")
+
+
+def read_samm_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFrame, list[Skip]]:
+    """Parse a SAMM-LV workbook: columns subject, video_id, type, onset, apex, offset
+    (0-based, inclusive), excel_row; plus the counted skips."""
+    path = Path(path)
+    xl = _excel(path)
+    raw = xl.parse(xl.sheet_names[0], header=None, dtype=object)
+    header_row = None
+    for i in range(min(len(raw), 30)):
+        cells = {str(c).strip() for c in raw.iloc[i].tolist()}
+        if {"Filename", "Onset"} <= cells:
+            header_row = i
+            break
+    if header_row is None:
+        raise DataError(f"{path}: no header row with 'Filename' and 'Onset' in the first 30 rows; "
+                        f"expected the SAMM-LV release format")
+    header = [str(c).strip() for c in raw.iloc[header_row].tolist()]
+    missing = [c for c in SAMM_REQUIRED if c not in header]
+    if missing:
+        raise DataError(f"{path}, row {header_row + 1}: missing annotation column(s) {missing}; "
+                        f"found {header}")
+    col = {name: header.index(name) for name in SAMM_REQUIRED}
+    rows, skips = [], []
+    for i in range(header_row + 1, len(raw)):
+        r = raw.iloc[i]
+        excel_row = i + 1
+        where = f"{path}, row {excel_row}"
+        fname = r.iloc[col["Filename"]]
+        if pd.isna(fname) or str(fname).strip() == "":
+            continue
+        parts = str(fname).strip().split("_")
+        if len(parts) < 2:
+            raise DataError(f"{where}: Filename {fname!r} is not like 006_1_3")
+        etype = expression_type_of(r.iloc[col["Type"]])
+        if etype is None:
+            problem = f"Type {r.iloc[col['Type']]!r} is neither Macro nor Micro"
+            if strict:
+                raise DataError(f"{where}: {problem}")
+            skips.append(Skip(str(path), excel_row, problem))
+            continue
+        ev = clean_row(r.iloc[col["Onset"]], r.iloc[col["Apex"]], r.iloc[col["Offset"]], etype, where,
+                       samm=True)
+        if ev is None:
+            skips.append(Skip(str(path), excel_row, "Macro row with onset 1 dropped (SPEC 4 rule)"))
+            continue
+        subject = parts[0].zfill(3)
+        rows.append((subject, parts[1], ev.type, ev.onset, ev.apex, ev.offset, excel_row))
+    df = pd.DataFrame(rows, columns=["subject", "video_id", "type", "onset", "apex", "offset", "excel_row"])
+    return df, skips
+
+
+def load_samm_lv(root: str | Path, sheet: str | Path | None = None, fps: float = 200.0,
+                 strict: bool = False, dataset: str = "samm_lv",
+                 frames_dir: str = "SAMM_longvideos") -> Dataset:
+    """Read SAMM-LV from ``root`` (the folder holding ``SAMM_longvideos/`` and the workbook).
+
+    The rule-dropped Macro rows are counted in ``Dataset.skipped`` without a warning.
+    """
+    root = Path(root)
+    pic = root / frames_dir
+    if not pic.is_dir() and root.name == frames_dir:
+        pic, root = root, root.parent
+    if not pic.is_dir():
+        raise FileNotFoundError(f"{root}: no {frames_dir}/ folder; expected "
+                                f"{frames_dir}/006_1/006_1_0001.jpg ...")
+    if sheet is None:
+        hits = [h for g in SHEET_GLOBS for h in sorted(root.glob(g))]
+        if not hits:
+            raise FileNotFoundError(f"{root}: no annotation workbook {SHEET_GLOBS[0]!r}; pass sheet=PATH")
+        sheet = hits[0]
+    sheet_path = Path(sheet)
+    table, skips = read_samm_sheet(sheet_path, strict=strict)
+
+    videos: dict[tuple[str, str], FramesVideo] = {}
+    for vdir in sorted((p for p in pic.iterdir() if p.is_dir()), key=natural_key):
+        parts = vdir.name.split("_")
+        if len(parts) != 2:
+            skips.append(Skip(str(vdir), None, "folder name is not like 006_1"))
+            continue
+        files = frame_files(vdir, "*.jpg")
+        if not files:
+            skips.append(Skip(str(vdir), None, "no jpg frame"))
+            continue
+        subject = parts[0].zfill(3)
+        videos[(subject, parts[1])] = FramesVideo(dataset=dataset, subject=subject, video_id=parts[1],
+                                                  fps=fps, path=vdir, frame_paths=files)
+    for r in table.itertuples(index=False):
+        video = videos.get((r.subject, r.video_id))
+        where = f"{sheet_path}, row {r.excel_row}"
+        if video is None:
+            problem = f"video {r.subject}_{r.video_id} has no folder under {pic}"
+            if strict:
+                raise DataError(f"{where}: {problem}")
+            skips.append(Skip(str(sheet_path), r.excel_row, problem))
+            continue
+        if r.offset >= video.n_frames:
+            raise DataError(f"{where}: offset {r.offset + 1} is beyond the last frame "
+                            f"({video.n_frames}) of {video.path}")
+        video.events.append(Event(int(r.onset), int(r.apex), int(r.offset), r.type))
+    for v in videos.values():
+        v.events.sort()
+    warn_skips([s for s in skips if "SPEC 4 rule" not in s.reason], f"SAMM-LV reader ({root})")
+    return Dataset(dataset, list(videos.values()), root, skips)
