@@ -88,13 +88,13 @@ def read_casme2_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFr
     if len(xl.sheet_names) < 3:
         raise DataError(f"{path}: expected 3 sheets (expressions, naming rule 2, naming rule 1), "
                         f"found {xl.sheet_names}")
-    data = xl.parse(xl.sheet_names[0], header=None)
+    data = pd.read_excel(xl, sheet_name=xl.sheet_names[0], header=None)
     if data.shape[1] < REQUIRED:
         missing = SHEET_COLUMNS[data.shape[1]:REQUIRED]
         raise DataError(f"{path}, sheet {xl.sheet_names[0]!r}: missing annotation column(s) {missing}; "
                         f"expected columns {SHEET_COLUMNS}")
-    subjects_sheet = xl.parse(xl.sheet_names[1], header=None)
-    codes_sheet = xl.parse(xl.sheet_names[2], header=None, dtype=str)
+    subjects_sheet = pd.read_excel(xl, sheet_name=xl.sheet_names[1], header=None)
+    codes_sheet = pd.read_excel(xl, sheet_name=xl.sheet_names[2], header=None, dtype=str)
     if subjects_sheet.shape[1] < 3 or codes_sheet.shape[1] < 2:
         raise DataError(f"{path}: naming sheets need 3 columns (.., subject, participant) and "
                         f"2 columns (code, name)")

@@ -34,7 +34,7 @@ def read_samm_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFram
     (0-based, inclusive), excel_row; plus the counted skips."""
     path = Path(path)
     xl = _excel(path)
-    raw = xl.parse(xl.sheet_names[0], header=None, dtype=object)
+    raw = pd.read_excel(xl, sheet_name=xl.sheet_names[0], header=None, dtype=object)
     header_row = None
     for i in range(min(len(raw), 30)):
         cells = {str(c).strip() for c in raw.iloc[i].tolist()}
