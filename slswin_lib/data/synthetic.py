@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: bump this when the generator's output changes, so that cached sets are rebuilt
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: video codes: (code, folder name, sheet name); "unnyfarting" is CAS(ME)^2's own folder typo
 VIDEO_CODES = [
@@ -144,15 +144,23 @@ def _invert_affine(m: np.ndarray) -> np.ndarray:
 
 
 def invert_warp(x: np.ndarray, y: np.ndarray, head: np.ndarray, bumps: dict, amps: np.ndarray,
-                iters: int = INVERT_ITERS) -> tuple[np.ndarray, np.ndarray]:
-    """Base points ``p = phi^{-1}(x)`` for frame points ``(x, y)``; ``head`` is the ``(2, 3)`` matrix."""
+                iters: int = INVERT_ITERS, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Base points ``p = phi^{-1}(x)`` for frame points ``(x, y)``; ``head`` is the ``(2, 3)`` matrix.
+
+    Fixed-point iteration ``p <- q - E(p)`` with ``q = H^{-1}(x)``, stopped after ``iters`` steps or
+    when no point moves by more than ``tol`` pixels.
+    """
     qx, qy = _apply_affine(_invert_affine(head), x, y)
     if not np.any(amps):
         return qx, qy
     px, py = qx.copy(), qy.copy()
-    for _ in range(iters):  # p = q - E(p): a contraction for our small, smooth fields
+    for _ in range(iters):  # a contraction for our small, smooth fields (Lipschitz < 1)
         ex, ey = expression_field(px, py, bumps["centres"], bumps["sigmas"], bumps["vectors"], amps)
-        px, py = qx - ex, qy - ey
+        nx, ny = qx - ex, qy - ey
+        step = max(float(np.abs(nx - px).max()), float(np.abs(ny - py).max()))
+        px, py = nx, ny
+        if step < tol:
+            break
     return px, py
 
 
@@ -528,6 +536,7 @@ def true_displacement(video: Video | str | os.PathLike, i: int, j: int) -> np.nd
     size = int(m["frame_size"])
     bumps = {"centres": m["centres"], "sigmas": m["sigmas"], "vectors": m["vectors"]}
     gy, gx = np.mgrid[0:size, 0:size].astype(np.float64)
-    px, py = invert_warp(gx, gy, m["head"][i], bumps, m["amps"][i].astype(np.float64), iters=30)
+    px, py = invert_warp(gx, gy, m["head"][i], bumps, m["amps"][i].astype(np.float64), iters=50,
+                         tol=1e-9)
     xj, yj = forward_warp(px, py, m["head"][j], bumps, m["amps"][j].astype(np.float64))
     return np.stack([xj - gx, yj - gy], axis=-1).astype(np.float32)
