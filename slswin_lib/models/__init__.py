@@ -1,0 +1,169 @@
+"""SL-Swin and the Table 4 models as timm models (SPEC 2.3, issue 5).
+
+Importing this package registers the models with timm, so ::
+
+    import slswin_lib.models
+    model = timm.create_model("sl_swin_tiny_patch6_window7_42")   # (B, 3, 42, 42) -> (B, 1)
+
+works for every name in :data:`MODEL_NAMES`. Helpers for training and the notebooks:
+:func:`model_input_size`, :func:`create_model` (from a :class:`~slswin_lib.config.ModelConfig`),
+:func:`attention_maps`, :func:`count_flops`, :func:`model_summary`.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import timm
+import torch
+import torch.nn as nn
+
+from .layers import (LocalitySelfAttention, LocalityWindowAttention, ShiftedPatchTokenization, check_input,
+                     diagonal_mask, diagonal_shifts)
+from .sl_swin import SWIN_VARIANTS, SLSwinBlock, SLSwinTransformer
+from .sl_vit import VIT_VARIANTS, SLVisionTransformer
+
+__all__ = [
+    "ShiftedPatchTokenization", "LocalityWindowAttention", "LocalitySelfAttention", "SLSwinBlock",
+    "SLSwinTransformer", "SLVisionTransformer", "MODEL_NAMES", "TABLE4", "model_input_size", "create_model",
+    "attention_maps", "count_flops", "count_params", "model_summary", "check_input", "diagonal_mask",
+    "diagonal_shifts",
+]
+
+#: Table 4 display name -> registered name prefix (append "_42" or "_84").
+TABLE4: dict[str, str] = {
+    "ViT-B": "vit_base_patch6",
+    "SL-ViT-B": "sl_vit_base_patch6",
+    "Swin-T": "swin_tiny_patch6_window7",
+    "L-Swin-T": "l_swin_tiny_patch6_window7",
+    "S-Swin-T": "s_swin_tiny_patch6_window7",
+    "SL-Swin-T": "sl_swin_tiny_patch6_window7",
+}
+
+#: every registered name, both input sizes.
+MODEL_NAMES: tuple[str, ...] = tuple(f"{p}_{s}" for s in (42, 84) for p in TABLE4.values())
+
+
+def model_input_size(name: str) -> int:
+    """Input side length in pixels of a registered model (42 or 84), from its pretrained_cfg."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")
+    return int(timm.models.get_pretrained_cfg(name).input_size[-1])
+
+
+def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
+    """Build a model by registered name or from a :class:`~slswin_lib.config.ModelConfig`.
+
+    A config's ``input_size`` must agree with the name's; its ``drop_path_rate`` is passed on.
+    Extra ``kwargs`` go to :func:`timm.create_model`.
+    """
+    if isinstance(model, str):
+        name = model
+    else:
+        name = model.name
+        size = model_input_size(name)
+        if model.input_size != size:
+            raise ValueError(f"ModelConfig.input_size={model.input_size} but {name!r} takes {size} x {size} "
+                             f"inputs; use the '_{model.input_size}' variant or set input_size={size}")
+        kwargs.setdefault("drop_path_rate", model.drop_path_rate)
+    model_input_size(name)  # validates the name
+    return timm.create_model(name, **kwargs)
+
+
+def count_params(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_flops(model: nn.Module, input_size: Optional[int] = None, batch: int = 1) -> int:
+    """Forward FLOPs (multiply-add = 2 FLOPs) for one batch, by :class:`torch.utils.flop_counter.FlopCounterMode`.
+
+    Counts matmuls, linears, convolutions and attention (the operations that dominate);
+    element-wise ops are not counted.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    size = input_size or model.pretrained_cfg["input_size"][-1]
+    x = torch.zeros(batch, 3, size, size)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def _blocks(model: nn.Module) -> list[nn.Module]:
+    if isinstance(model, SLSwinTransformer):
+        return [blk for stage in model.layers for blk in stage.blocks]
+    if isinstance(model, SLVisionTransformer):
+        return list(model.blocks)
+    raise TypeError(f"attention_maps needs an SL-Swin or SL-ViT model, got {type(model).__name__}")
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, x: torch.Tensor, stage: int = 0, block: int = 0) -> torch.Tensor:
+    """Attention weights of one block for input images ``x``.
+
+    Args:
+        model: a model from this package.
+        x: images (B, 3, S, S).
+        stage: 0-based Swin stage (ignored for ViT).
+        block: 0-based block within the stage (within the model for ViT).
+
+    Returns:
+        Swin: (B, nW, nH, N, N), windows row-major over the padded (shifted for odd blocks) grid,
+        N = 49 tokens per 7 x 7 window. ViT: (B, nH, 1 + P, 1 + P), class token first.
+        Rows sum to 1; with LSA the diagonal is exactly 0.
+    """
+    if isinstance(model, SLSwinTransformer):
+        target = model.layers[stage].blocks[block]
+    else:
+        _blocks(model)
+        target = model.blocks[block]
+    captured: dict[str, torch.Tensor] = {}
+
+    def hook(module, args):
+        captured["x"] = args[0]
+        raise _Captured
+
+    handle = target.register_forward_pre_hook(hook)
+    was_training = model.training
+    model.eval()
+    try:
+        model.forward_features(x)
+    except _Captured:
+        pass
+    finally:
+        handle.remove()
+        model.train(was_training)
+    tokens = captured["x"]
+    if isinstance(target, SLSwinBlock):
+        return target.attention_weights(tokens)
+    normed = target.norm1(tokens)
+    if isinstance(target.attn, LocalitySelfAttention):
+        return target.attn.attention_weights(normed)
+    attn = target.attn  # timm Attention
+    B, N, _ = normed.shape
+    q, k, _ = attn.qkv(normed).reshape(B, N, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    return ((q * attn.scale) @ k.transpose(-2, -1)).softmax(-1)
+
+
+class _Captured(Exception):
+    """Internal: stops the forward pass once the block input is captured."""
+
+
+def model_summary(name: str, flops: bool = True) -> dict[str, Any]:
+    """Parameters, forward GFLOPs per sample and token grids of a registered model."""
+    model = create_model(name)
+    size = model_input_size(name)
+    grids = model.token_grids()
+    row: dict[str, Any] = dict(
+        model=name, input_size=size, spt=model.spt, lsa=model.lsa, params=count_params(model),
+        token_grids=" -> ".join(f"{g['grid'][0]}x{g['grid'][1]}" for g in grids),
+    )
+    if flops:
+        row["gflops"] = count_flops(model, size) / 1e9
+    return row
