@@ -22,6 +22,7 @@ __all__ = [
     "FeatureConfig",
     "ModelConfig",
     "TrainConfig",
+    "AblationConfig",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -128,8 +129,32 @@ class TrainConfig:
     epochs: int = 25
     batch_size: int = 48
     lr: float = 5e-4
+    #: "pseudo" (the paper) or "original" labels (Table 5)
     labelling: str = "pseudo"
     seed: int = 0
+    #: fraction of the non-expression samples kept in each training set (paper: 1/2)
+    keep_negatives: float = 0.5
+    #: three augmented copies (flip, blur, noise) of each positive sample, ME training only
+    augment: bool = True
+    blur_ksize: int = 7
+    noise_std: float = 0.1
+    #: cap on the training samples of one fold (None: all, the paper); a CPU-budget knob
+    max_train_samples: int | None = None
+    predict_batch_size: int = 256
+    #: "auto" (CUDA when available), "cpu" or "cuda"
+    device: str = "auto"
+    #: folds trained at once on a local Dask cluster (1: in this process)
+    fold_workers: int = 1
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Budget of the ablation runs (Tables 4-6, issue 7); the paper profile runs the full LOSO."""
+
+    #: held-out subjects per ablation run: None = every subject (the full LOSO), n = the first n
+    folds: int | None = None
+    #: cap on the training samples of one fold (None: all)
+    max_train_samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,7 @@ class Profile:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    ablation: AblationConfig = field(default_factory=AblationConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "Profile":
         """Return a copy with some values of some sections replaced.
@@ -162,14 +188,16 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         data=DataConfig(n_subjects=3, videos_per_subject=1, seconds_per_video=8.0, frame_size=192),
         features=FeatureConfig(flow="dis"),
-        train=TrainConfig(epochs=1, batch_size=16),
+        train=TrainConfig(epochs=1, batch_size=16, max_train_samples=64, predict_batch_size=128),
+        ablation=AblationConfig(folds=1, max_train_samples=32),
     ),
     "quick": Profile(
         name="quick",
         data=DataConfig(n_subjects=6, videos_per_subject=2, seconds_per_video=20.0),
         features=FeatureConfig(flow="tvl1", flow_params=(("scales", 3), ("warps", 3),
                                                          ("epsilon", 0.05))),
-        train=TrainConfig(epochs=4),
+        train=TrainConfig(epochs=3, fold_workers=2),
+        ablation=AblationConfig(folds=3, max_train_samples=800),
     ),
     "paper": Profile(
         name="paper",
