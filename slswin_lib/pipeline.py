@@ -21,8 +21,8 @@ from .config import Profile, get_profile
 from .io import work_dir
 from .scores import ScoreSet
 
-__all__ = ["open_dataset", "ExpressionSet", "expression_set", "loso", "baseline", "run_folder", "evaluate_sets",
-           "resolve_profile"]
+__all__ = ["open_dataset", "ExpressionSet", "expression_set", "loso", "baseline", "run_folder",
+           "evaluate_sets", "resolve_profile", "sized_profile", "sized_model_name", "read_folds"]
 
 
 def resolve_profile(profile: str | Profile) -> Profile:
@@ -149,3 +149,47 @@ def evaluate_sets(sets: Mapping[str, ScoreSet], t: float, mode: str = "authors")
     from .scores import spot_score_set
 
     return metrics_table({name: spot_score_set(s, t, mode)[0] for name, s in sets.items()})
+
+
+def sized_profile(profile: str | Profile, input_size: int) -> Profile:
+    """The profile for a model input of ``input_size`` (42: the paper; 84: Table 6's doubled variant).
+
+    The mosaic side is twice the ROI side, and the face crop scales with it (128 -> 256 px).
+    """
+    p = resolve_profile(profile)
+    if input_size % 2:
+        raise ValueError(f"input_size must be even (two ROIs side by side), got {input_size}")
+    base = p.features
+    roi = input_size // 2
+    face = int(round(base.face_size * roi / base.roi_size))
+    return p.replace(features={"roi_size": roi, "face_size": face})
+
+
+def sized_model_name(name: str, input_size: int) -> str:
+    """``sl_swin_tiny_patch6_window7_42`` -> ``..._84`` (registered names end in the input size)."""
+    stem, _, size = name.rpartition("_")
+    if not size.isdigit():
+        raise ValueError(f"model name {name!r} does not end in its input size")
+    return f"{stem}_{input_size}"
+
+
+def read_folds(run_dir: str | os.PathLike):
+    """Per-fold facts of a LOSO run folder: training size, seconds, losses per epoch.
+
+    Returns a DataFrame with one row per fold (fold, n_train, n_train_positive, n_test,
+    train_seconds, predict_seconds, epochs, final_loss) and a dict fold -> list of epoch losses.
+    """
+    import json
+
+    import pandas as pd
+
+    rows, losses = [], {}
+    for path in sorted(Path(run_dir).glob("fold_*/fold.json")):
+        info = json.loads(path.read_text())
+        fold = path.parent.name.removeprefix("fold_")
+        losses[fold] = info["history"]["loss"]
+        rows.append({"fold": fold, "n_train": info["n_train"], "n_train_positive": info["n_train_positive"],
+                     "n_test": info["n_test"], "train_seconds": info["train_seconds"],
+                     "predict_seconds": info["predict_seconds"], "epochs": len(losses[fold]),
+                     "final_loss": losses[fold][-1] if losses[fold] else float("nan")})
+    return pd.DataFrame(rows), losses

@@ -34,6 +34,8 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
 def _markdown(df: pd.DataFrame, index: bool, floatfmt: str) -> str:
     """Markdown with flattened column levels, integers as integers and floats as ``floatfmt``."""
     out = df.copy()
+    if isinstance(out.index, pd.MultiIndex):
+        out, index = out.reset_index(), False
     if isinstance(out.columns, pd.MultiIndex):
         out.columns = [" · ".join(str(p) for p in col if str(p)) for col in out.columns]
     for col in out.columns:

@@ -56,13 +56,15 @@ class ScoreSet:
         videos: one row per video, with a ``video`` column holding the key.
         gt: one row per ground-truth interval, with a ``video`` column holding the key.
         name: free text used in tables and plots (e.g. ``"casme2 me"``).
+        source: the folder the set was read from, if any.
     """
 
     scores: dict[str, np.ndarray]
     videos: pd.DataFrame
     gt: pd.DataFrame
     name: str = ""
-    _spot_cache: dict = field(default_factory=dict, repr=False)
+    #: folder the set was read from (its run folder), when read from disk
+    source: Path | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -139,7 +141,7 @@ def load_score_set(scores: str | os.PathLike, videos: str | os.PathLike, gt: str
     v, g = _normalise_tables(pd.read_csv(videos, dtype=dtype), pd.read_csv(gt, dtype=dtype))
     with np.load(scores) as z:
         arrays = {key: np.asarray(z[key], dtype=np.float64).reshape(-1) for key in z.files}
-    return ScoreSet(arrays, v, g, name or Path(scores).stem)
+    return ScoreSet(arrays, v, g, name or Path(scores).stem, source=Path(scores).parent)
 
 
 def released_score_set(expression: str, dataset: str = "casme2") -> ScoreSet:
