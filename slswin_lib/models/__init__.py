@@ -53,8 +53,8 @@ def model_input_size(name: str) -> int:
 def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
     """Build a model by registered name or from a :class:`~slswin_lib.config.ModelConfig`.
 
-    A config's ``input_size`` must agree with the name's; its ``drop_path_rate`` is passed on.
-    Extra ``kwargs`` go to :func:`timm.create_model`.
+    A config's ``input_size`` must agree with the name's. Extra ``kwargs`` (e.g.
+    ``drop_path_rate``) go to :func:`timm.create_model`.
     """
     if isinstance(model, str):
         name = model
@@ -64,7 +64,6 @@ def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
         if model.input_size != size:
             raise ValueError(f"ModelConfig.input_size={model.input_size} but {name!r} takes {size} x {size} "
                              f"inputs; use the '_{model.input_size}' variant or set input_size={size}")
-        kwargs.setdefault("drop_path_rate", model.drop_path_rate)
     model_input_size(name)  # validates the name
     return timm.create_model(name, **kwargs)
 

@@ -21,9 +21,9 @@ smaller than the window: the normalised tokens are zero-padded on the bottom/rig
 of 7 *before* the cyclic shift, the SW-MSA mask is built on the padded grid, and the padded
 outputs are dropped. (timm's own block shifts before padding and shrinks the window to the grid,
 so it is replaced by :class:`SLSwinBlock`.) Padded tokens are zero after LayerNorm, so their
-q/k/v equal the qkv bias; :class:`SLSwinBlock` projects only the real tokens and pads q/k/v with
-that bias, and projects back only the real outputs, which is exact and saves the qkv/proj work on
-up to 48 of 49 tokens per window.
+keys and values all equal the qkv bias; :class:`SLSwinBlock` computes exactly the same result on
+the real tokens only (see :meth:`SLSwinBlock._attn_padded`), so that the 1 x 1 grid of stage 4
+costs one query and two keys instead of 49 x 49.
 """
 from __future__ import annotations
 
@@ -97,60 +97,104 @@ class SLSwinBlock(SwinTransformerBlock):
             return self.get_attn_mask(like.new_zeros(1, Hp, Wp, 1))
         return self.attn_mask
 
-    def query_index(self, H: int, W: int, device: torch.device) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
-        """Where the real tokens of an H x W grid sit in the padded, shifted windows.
+    def token_layout(self, H: int, W: int, device: torch.device) -> Optional[Dict[str, torch.Tensor]]:
+        """Where the real tokens of an H x W grid sit in the zero-padded, shifted 7 x 7 windows.
 
-        Returns None when H and W are multiples of the window (no padding). Otherwise
-        ``(rows, back)``: ``rows`` (nW, Q) the in-window indices of each window's real tokens
-        (Q = the most real tokens in any window; shorter lists repeat their first index) and
-        ``back`` (H*W,) the position of each real token (row-major) in the flattened (nW * Q)
-        query list. Only these queries are computed: padded queries' outputs are dropped anyway.
+        Returns None when H and W are multiples of the window (nothing padded). Otherwise a dict
+        (cached per grid) with, for nW windows holding at most R real tokens each:
+
+        * ``tok`` (nW, R): row-major token index of each window's real tokens (0 where a window
+          has fewer than R; those entries are masked out),
+        * ``slot`` (nW, R): their position inside the window (0 .. N-1),
+        * ``valid`` (nW, R): which entries are real,
+        * ``pad`` (nW, N): which window positions are padding,
+        * ``back`` (H*W,): where each token lands in the flattened (nW * R) list.
         """
         wh, ww = self.window_size
         Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
         if (Hp, Wp) == (H, W):
             return None
         key = (H, W, str(device), tuple(self.shift_size))
-        cache = self.__dict__.setdefault("_query_index_cache", {})
+        cache = self.__dict__.setdefault("_layout_cache", {})
         if key not in cache:
             ids = torch.full((1, Hp, Wp, 1), -1, dtype=torch.long)
             ids[0, :H, :W, 0] = torch.arange(H * W).view(H, W)
             if any(self.shift_size):
                 ids = torch.roll(ids, shifts=(-self.shift_size[0], -self.shift_size[1]), dims=(1, 2))
-            ids = window_partition(ids, self.window_size).view(-1, self.window_area)  # nW, N
+            ids = window_partition(ids, self.window_size).reshape(-1, self.window_area)  # nW, N
+            nW = ids.shape[0]
             slots = [torch.nonzero(row >= 0).flatten() for row in ids]
-            Q = max(len(s) for s in slots)
-            rows = torch.stack([torch.cat([s, s[:1].expand(Q - len(s))]) for s in slots])
-            back = torch.empty(H * W, dtype=torch.long)
-            for w, s in enumerate(slots):
-                back[ids[w, s]] = w * Q + torch.arange(len(s))
-            cache[key] = (rows.to(device), back.to(device))
+            R = max(len(sl) for sl in slots)
+            out = dict(tok=torch.zeros(nW, R, dtype=torch.long), slot=torch.zeros(nW, R, dtype=torch.long),
+                       valid=torch.zeros(nW, R, dtype=torch.bool), pad=ids < 0,
+                       back=torch.empty(H * W, dtype=torch.long))
+            for w, sl in enumerate(slots):
+                n = len(sl)
+                out["tok"][w, :n] = ids[w, sl]
+                out["slot"][w, :n] = sl
+                out["valid"][w, :n] = True
+                out["back"][ids[w, sl]] = w * R + torch.arange(n)
+            cache[key] = {k: v.to(device) for k, v in out.items()}
         return cache[key]
+
+    def _attn_padded(self, x: torch.Tensor, layout: Dict[str, torch.Tensor], mask: Optional[torch.Tensor]
+                     ) -> torch.Tensor:
+        """Exact padded-window attention computed on the real tokens only.
+
+        Padded tokens are zero after LayerNorm, so all their keys equal the key bias b_k and all
+        their values the value bias b_v; they differ only in the additive bias (relative position,
+        shift mask). Softmax over them therefore collapses exactly into one virtual key (b_k, b_v)
+        whose additive bias is the log-sum-exp of the padded positions' biases. Padded queries are
+        dropped by the block anyway, so only real queries are computed.
+        """
+        B, H, W, C = x.shape
+        attn = self.attn
+        nH = attn.num_heads
+        tok, slot, valid, pad, back = (layout[k] for k in ("tok", "slot", "valid", "pad", "back"))
+        nW, R = tok.shape
+        qkv = attn.qkv(x).reshape(B, H * W, -1).index_select(1, tok.view(-1))  # B, nW*R, 3A
+        A = qkv.shape[-1] // 3
+        q, k, v = attn.split_qkv(qkv.reshape(B * nW, R, 3 * A))  # each B*nW, nH, R, hd
+        if attn.qkv.bias is not None:
+            bk, bv = attn.qkv.bias[A:2 * A], attn.qkv.bias[2 * A:]
+        else:
+            bk = bv = qkv.new_zeros(A)
+        hd = A // nH
+        k = torch.cat([k, bk.view(1, nH, 1, hd).expand(B * nW, -1, -1, -1)], dim=2)
+        v = torch.cat([v, bv.view(1, nH, 1, hd).expand(B * nW, -1, -1, -1)], dim=2)
+
+        neg = -torch.finfo(q.dtype).max
+        full = attn.attention_bias(mask, q.dtype).expand(nW, -1, -1, -1)  # nW, nH, N, N
+        rows = torch.gather(full, 2, slot.view(nW, 1, R, 1).expand(-1, nH, -1, full.shape[-1]))  # nW, nH, R, N
+        real = torch.gather(rows, 3, slot.view(nW, 1, 1, R).expand(-1, nH, R, -1))  # nW, nH, R, R
+        real = real.masked_fill(~valid.view(nW, 1, 1, R), neg)
+        virtual = rows.masked_fill(~pad.view(nW, 1, 1, -1), float("-inf")).logsumexp(-1, keepdim=True)
+        virtual = virtual.clamp(min=neg)  # windows without padding: weight 0
+        bias = torch.cat([real, virtual], dim=-1)  # nW, nH, R, R + 1
+
+        q = attn._scaled_q(q)
+        drop = attn.attn_drop.p if self.training else 0.
+        shape = (B, nW, nH, -1, hd)
+        out = F.scaled_dot_product_attention(q.view(shape), k.view(shape), v.view(shape), attn_mask=bias,
+                                             dropout_p=drop, scale=1.0)  # B, nW, nH, R, hd
+        out = out.permute(0, 1, 3, 2, 4).reshape(B, nW * R, A).index_select(1, back).view(B, H, W, A)
+        return attn.proj_drop(attn.proj(out))
 
     def _attn(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
-        windows, (Hp, Wp) = self._windows_qkv(x)  # B*nW, N, 3A
+        wh, ww = self.window_size
+        Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
         mask = self._shift_mask(Hp, Wp, x)
-        A = windows.shape[-1] // 3
-        index = self.query_index(H, W, x.device)
-        if index is None:
-            q, k, v = self.attn.split_qkv(windows)
-            out = self.attn.attend(q, k, v, mask)  # B*nW, N, A
-            out = window_reverse(out.view(-1, self.window_size[0], self.window_size[1], A),
-                                 self.window_size, Hp, Wp)
-            if any(self.shift_size):
-                out = torch.roll(out, shifts=self.shift_size, dims=(1, 2))
-        else:
-            rows, back = index
-            nW, Q = rows.shape
-            nH = self.attn.num_heads
-            _, k, v = self.attn.split_qkv(windows)
-            flat = (torch.arange(nW, device=rows.device)[:, None] * self.window_area + rows).view(-1)
-            q = windows.view(B, nW * self.window_area, 3 * A)[:, flat, :A]  # B, nW*Q, A
-            q = q.reshape(B * nW, Q, nH, -1).transpose(1, 2)  # B*nW, nH, Q, hd
-            out = self.attn.attend(q, k, v, mask, rows=rows)  # B*nW, Q, A
-            out = out.reshape(B, nW * Q, A)[:, back].view(B, H, W, A)
-        return self.attn.proj_drop(self.attn.proj(out[:, :H, :W, :]))
+        layout = self.token_layout(H, W, x.device)
+        if layout is not None:
+            return self._attn_padded(x, layout, mask)
+        windows, _ = self._windows_qkv(x)  # B*nW, N, 3A
+        q, k, v = self.attn.split_qkv(windows)
+        out = self.attn.attend(q, k, v, mask)  # B*nW, N, A
+        out = window_reverse(out.view(-1, wh, ww, out.shape[-1]), self.window_size, Hp, Wp)
+        if any(self.shift_size):
+            out = torch.roll(out, shifts=self.shift_size, dims=(1, 2))
+        return self.attn.proj_drop(self.attn.proj(out))
 
     @torch.no_grad()
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:

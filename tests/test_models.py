@@ -1,0 +1,258 @@
+"""Tests of the SL-Swin / Table 4 models (issue 5), in the style of timm's model tests."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+from timm.models.swin_transformer import SwinTransformerBlock, window_partition, window_reverse
+
+import slswin_lib.models as M
+from slswin_lib.config import ModelConfig
+from slswin_lib.models import (LocalitySelfAttention, LocalityWindowAttention, ShiftedPatchTokenization,
+                               SLSwinBlock)
+
+SWIN42 = [f"{p}_42" for p in ("swin_tiny_patch6_window7", "s_swin_tiny_patch6_window7",
+                              "l_swin_tiny_patch6_window7", "sl_swin_tiny_patch6_window7")]
+
+
+@pytest.fixture(scope="session")
+def models42() -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    return {name: timm.create_model(name) for name in SWIN42 + ["vit_base_patch6_42", "sl_vit_base_patch6_42"]}
+
+
+def test_registered_names_and_input_sizes():
+    assert len(M.MODEL_NAMES) == 12
+    listed = set(timm.list_models("*patch6*"))
+    for name in M.MODEL_NAMES:
+        assert name in listed
+        assert M.model_input_size(name) == int(name[-2:])
+        assert timm.models.get_pretrained_cfg(name).input_size == (3, int(name[-2:]), int(name[-2:]))
+    with pytest.raises(ValueError, match="unknown model"):
+        M.model_input_size("resnet50")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.endswith("_84") else n
+                                  for n in M.MODEL_NAMES])
+def test_every_model_trains_one_step(models42, name):
+    """Shape (B, 1), finite output, a gradient for every parameter, and one SGD step changes the output."""
+    torch.manual_seed(0)
+    model = copy.deepcopy(models42[name]) if name in models42 else timm.create_model(name)
+    size = M.model_input_size(name)
+    x, y = torch.rand(2, 3, size, size), torch.rand(2, 1)
+    model.train()
+    out = model(x)
+    assert out.shape == (2, 1)
+    assert torch.isfinite(out).all()
+    loss = F.mse_loss(out, y)
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient for {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        before = model(x)
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    with torch.no_grad():
+        after = model(x)
+    assert not torch.equal(before, after)
+    feats = model.forward_features(x)
+    torch.testing.assert_close(model.forward_head(feats), after)
+
+
+def test_parameter_counts(models42):
+    counts = {n: M.count_params(m) for n, m in models42.items()}
+    swin = counts["swin_tiny_patch6_window7_42"]
+    assert 27_400_000 < swin < 27_600_000  # "about 27.5 M" (SPEC 2.3)
+    # SPT (LN 540 + Linear 540->96 + pos 49x96) replaces conv 3*36->96 + LN 96
+    spt = (2 * 540) + (540 * 96 + 96) + 49 * 96
+    conv = (108 * 96 + 96) + 2 * 96
+    temperatures = 2 * 3 + 2 * 6 + 6 * 12 + 2 * 24  # one per head and block
+    assert counts["s_swin_tiny_patch6_window7_42"] - swin == spt - conv == 47_064
+    assert counts["l_swin_tiny_patch6_window7_42"] - swin == temperatures == 138
+    assert counts["sl_swin_tiny_patch6_window7_42"] - swin == spt - conv + temperatures
+    vit = counts["vit_base_patch6_42"]
+    assert 85_000_000 < vit < 85_300_000
+    assert counts["sl_vit_base_patch6_42"] - vit == (2 * 540 + 540 * 768 + 768) - (108 * 768 + 768) + 12 * 12
+    assert 0.3 < swin / vit < 0.35
+
+
+def test_token_grids_and_windows(models42):
+    model = models42["sl_swin_tiny_patch6_window7_42"]
+    shapes = []
+    hooks = [stage.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape))) for stage in model.layers]
+    with torch.no_grad():
+        model.forward_features(torch.rand(1, 3, 42, 42))
+    for h in hooks:
+        h.remove()
+    assert shapes == [(1, 7, 7, 96), (1, 4, 4, 192), (1, 2, 2, 384), (1, 1, 1, 768)]
+    for stage in model.layers:
+        for i, blk in enumerate(stage.blocks):
+            assert isinstance(blk, SLSwinBlock)
+            assert blk.window_size == (7, 7)
+            assert blk.shift_size == ((3, 3) if i % 2 else (0, 0))
+    grids = [g["grid"] for g in timm.create_model("swin_tiny_patch6_window7_84").token_grids()]
+    assert grids == [(14, 14), (7, 7), (4, 4), (2, 2)]
+
+
+def _reference_block_attention(blk: SwinTransformerBlock, xn: torch.Tensor) -> torch.Tensor:
+    """Straightforward padded-window attention (pad, shift, full 49 x 49 attention, unshift, crop)."""
+    B, H, W, C = xn.shape
+    ws, N, a = blk.window_size, blk.window_area, blk.attn
+    ph, pw = (ws[0] - H % ws[0]) % ws[0], (ws[1] - W % ws[1]) % ws[1]
+    x = F.pad(xn, (0, 0, 0, pw, 0, ph))
+    Hp, Wp = H + ph, W + pw
+    if any(blk.shift_size):
+        x = torch.roll(x, (-blk.shift_size[0], -blk.shift_size[1]), (1, 2))
+    win = window_partition(x, ws).view(-1, N, C)
+    q, k, v = a.qkv(win).reshape(win.shape[0], N, 3, a.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+    logits = q @ k.transpose(-2, -1)
+    if getattr(a, "lsa", False):
+        logits = logits * a.temperature.view(-1, 1, 1)
+        logits[:, :, torch.arange(N), torch.arange(N)] = -1e30
+    else:
+        logits = logits * a.scale
+    logits = logits + a._get_rel_pos_bias()
+    if any(blk.shift_size):
+        m = blk.get_attn_mask(x.new_zeros(1, Hp, Wp, 1))
+        logits = (logits.view(-1, m.shape[0], a.num_heads, N, N) + m[None, :, None]).view(-1, a.num_heads, N, N)
+    out = a.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(-1, N, C)).view(-1, ws[0], ws[1], C)
+    out = window_reverse(out, ws, Hp, Wp)
+    if any(blk.shift_size):
+        out = torch.roll(out, blk.shift_size, (1, 2))
+    return out[:, :H, :W]
+
+
+@pytest.mark.parametrize("grid", [(7, 7), (4, 4), (2, 2), (1, 1), (10, 10), (9, 14)])
+@pytest.mark.parametrize("shift", [0, 3])
+@pytest.mark.parametrize("lsa", [False, True])
+def test_block_attention_matches_padded_reference(grid, shift, lsa):
+    """The real-token-only computation equals pad -> shift -> 49 x 49 window attention exactly."""
+    torch.manual_seed(1)
+    blk = SLSwinBlock(dim=64, input_resolution=grid, num_heads=2, window_size=7, shift_size=shift,
+                      always_partition=True, lsa=lsa).eval()
+    with torch.no_grad():
+        for p in blk.attn.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+        xn = torch.randn(3, *grid, 64)
+        torch.testing.assert_close(blk._attn(xn), _reference_block_attention(blk, xn), atol=2e-5, rtol=1e-4)
+
+
+def test_locality_window_attention_in_timm_block():
+    """LocalityWindowAttention is a drop-in for timm's WindowAttention in timm's own block."""
+    torch.manual_seed(0)
+    blk = SwinTransformerBlock(dim=64, input_resolution=(14, 14), num_heads=2, window_size=7, shift_size=3).eval()
+    lsa = LocalityWindowAttention(64, num_heads=2, window_size=7, lsa=True)
+    lsa.load_state_dict(blk.attn.state_dict(), strict=False)
+    blk.attn = lsa
+    xn = torch.randn(2, 14, 14, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(blk._attn(xn), _reference_block_attention(blk, xn), atol=2e-5, rtol=1e-4)
+
+
+def test_temperature_is_a_parameter_with_standard_init(models42):
+    names = dict(models42["l_swin_tiny_patch6_window7_42"].named_parameters())
+    temps = {n: p for n, p in names.items() if n.endswith("attn.temperature")}
+    assert len(temps) == 12
+    for n, p in temps.items():
+        assert p.requires_grad and p.shape == (p.numel(),)
+        torch.testing.assert_close(p.detach(), torch.full_like(p, 32 ** -0.5))  # head dim 32 everywhere
+    assert not any(n.endswith("temperature") for n, _ in models42["swin_tiny_patch6_window7_42"].named_parameters())
+    vit = models42["sl_vit_base_patch6_42"]
+    assert isinstance(vit.blocks[0].attn, LocalitySelfAttention)
+    torch.testing.assert_close(vit.blocks[0].attn.temperature.detach(), torch.full((12,), 64 ** -0.5))
+
+
+@pytest.mark.parametrize("name", ["l_swin_tiny_patch6_window7_42", "sl_swin_tiny_patch6_window7_42",
+                                  "sl_vit_base_patch6_42"])
+def test_lsa_diagonal_weights_are_exactly_zero(models42, name):
+    x = torch.rand(2, 3, 42, 42)
+    for kwargs in ([dict(stage=0, block=1), dict(stage=3, block=0)] if "swin" in name else [dict(block=5)]):
+        w = M.attention_maps(models42[name], x, **kwargs)
+        assert torch.all(torch.diagonal(w, dim1=-2, dim2=-1) == 0)
+        torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)))
+    plain = M.attention_maps(models42["swin_tiny_patch6_window7_42"], x, stage=0, block=0)
+    assert plain.shape == (2, 1, 3, 49, 49)
+    assert torch.all(torch.diagonal(plain, dim1=-2, dim2=-1) > 0)
+    assert M.attention_maps(models42["vit_base_patch6_42"], x, block=0).shape == (2, 12, 50, 50)
+
+
+def test_spt_against_hand_built_tensor():
+    """4 x 4 single-channel image, patch 2 (shift 1): patches built by hand."""
+    spt = ShiftedPatchTokenization(img_size=4, patch_size=2, in_chans=1, embed_dim=5)
+    img = np.arange(1, 17, dtype=np.float32).reshape(4, 4)
+
+    def shifted(dy, dx):  # out[i, j] = img[i - dy, j - dx], zero outside
+        out = np.zeros_like(img)
+        for i in range(4):
+            for j in range(4):
+                if 0 <= i - dy < 4 and 0 <= j - dx < 4:
+                    out[i, j] = img[i - dy, j - dx]
+        return out
+
+    stack = [img, shifted(1, 1), shifted(1, -1), shifted(-1, 1), shifted(-1, -1)]
+    expected = np.zeros((2, 2, 20), np.float32)
+    for gi in range(2):
+        for gj in range(2):
+            expected[gi, gj] = [stack[c][2 * gi + r, 2 * gj + s] for r in range(2) for s in range(2) for c in range(5)]
+    # e.g. top-left patch, first pixel: image 1, then the 4 shifted images at (0, 0): 0, 0, 0, 6
+    assert expected[0, 0, :5].tolist() == [1, 0, 0, 0, 6]
+    x = torch.from_numpy(img)[None, None]
+    torch.testing.assert_close(spt.patchify(x)[0], torch.from_numpy(expected))
+    with torch.no_grad():
+        spt.pos_embed.normal_()
+        want = spt.proj(F.layer_norm(torch.from_numpy(expected), (20,))) + spt.pos_embed[0]
+        torch.testing.assert_close(spt(x)[0], want.flatten(0, 1))
+    assert ShiftedPatchTokenization(img_size=4, patch_size=2, in_chans=1, embed_dim=5,
+                                    output_fmt="NHWC")(x).shape == (1, 2, 2, 5)
+
+
+def test_seed_determinism():
+    def run():
+        torch.manual_seed(123)
+        model = timm.create_model("sl_swin_tiny_patch6_window7_42")
+        x = torch.rand(2, 3, 42, 42)
+        model.train()
+        return model(x), model.state_dict()
+
+    (a, sa), (b, sb) = run(), run()
+    assert torch.equal(a, b)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 84, 84), (2, 1, 42, 42), (3, 42, 42), (2, 42, 42, 3)])
+@pytest.mark.parametrize("name", ["sl_swin_tiny_patch6_window7_42", "swin_tiny_patch6_window7_42",
+                                  "vit_base_patch6_42"])
+def test_bad_input_names_expected_shape(models42, name, shape):
+    with pytest.raises(ValueError, match=r"\(B, 3, 42, 42\)"):
+        models42[name](torch.rand(*shape))
+
+
+def test_create_model_from_config():
+    model = M.create_model(ModelConfig())
+    assert model.pretrained_cfg["architecture"] == "sl_swin_tiny_patch6_window7_42"
+    assert model.spt and model.lsa and model.num_classes == 1
+    with pytest.raises(ValueError, match="input_size=84"):
+        M.create_model(ModelConfig(name="sl_swin_tiny_patch6_window7_42", input_size=84))
+    with pytest.raises(ValueError, match="pretrained"):
+        timm.create_model("sl_swin_tiny_patch6_window7_42", pretrained=True)
+
+
+def test_flops_against_hand_count(models42):
+    """Forward FLOPs (2 per multiply-add) against the linear layers counted by hand."""
+    swin = M.count_flops(models42["sl_swin_tiny_patch6_window7_42"])
+    vit = M.count_flops(models42["vit_base_patch6_42"])
+    # ViT-B: 12 blocks x 50 tokens x (4 D^2 attention projections + 8 D^2 MLP), plus attention itself
+    vit_linear = 12 * 50 * 12 * 768 ** 2 * 2
+    assert vit_linear < vit < vit_linear * 1.05
+    # SL-Swin-T: only real tokens are computed: 49, 16, 4, 1 tokens in stages 1-4 (dims 96 .. 768)
+    blocks = sum(n * d * 12 * dim ** 2 * 2 for n, d, dim in [(49, 2, 96), (16, 2, 192), (4, 6, 384), (1, 2, 768)])
+    merges = sum(n * 4 * dim * 2 * dim * 2 for n, dim in [(16, 96), (4, 192), (1, 384)])
+    spt = 49 * 540 * 96 * 2
+    swin_linear = blocks + merges + spt
+    assert swin_linear < swin < swin_linear * 1.03
+    assert 0.015 < swin / vit < 0.025  # the window model needs ~2% of ViT-B's compute at 42 x 42
