@@ -120,6 +120,8 @@ class ModelConfig:
 
     name: str = "sl_swin_tiny_patch6_window7_42"
     input_size: int = 42
+    #: input sizes whose Table 4 models notebook 03 sizes up (params, FLOPs).
+    summary_sizes: tuple[int, ...] = (42, 84)
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ PROFILES: dict[str, Profile] = {
         features=FeatureConfig(flow="dis"),
         train=TrainConfig(epochs=1, batch_size=16, max_train_samples=64, predict_batch_size=128),
         ablation=AblationConfig(folds=1, max_train_samples=32),
+        model=ModelConfig(summary_sizes=(42,)),
     ),
     "quick": Profile(
         name="quick",
