@@ -256,3 +256,18 @@ def test_flops_against_hand_count(models42):
     swin_linear = blocks + merges + spt
     assert swin_linear < swin < swin_linear * 1.03
     assert 0.015 < swin / vit < 0.025  # the window model needs ~2% of ViT-B's compute at 42 x 42
+
+
+def test_size_table_and_markdown(tmp_path):
+    from slswin_lib.models.report import markdown_table, size_table, write_table
+
+    df = size_table((42,), cache=tmp_path / "sizes.csv")
+    assert list(df["model"]) == list(M.TABLE4)
+    swin = df.set_index("model").loc["Swin-T"]
+    assert swin["params_M"] == pytest.approx(27.525883)
+    assert swin["token_grids"] == "7x7 -> 4x4 -> 2x2 -> 1x1"
+    assert df.set_index("model").loc["ViT-B", "params_vs_vit"] == 1.0
+    assert (tmp_path / "sizes.csv").exists() and size_table((42,), cache=tmp_path / "sizes.csv").equals(df)
+    csv, md = write_table(df.head(1)[["model", "params_M"]], tmp_path / "03_model_sizes")
+    assert md.read_text() == "| model | params_M |\n|---|---|\n| ViT-B | 85.180 |\n"
+    assert csv.read_text().splitlines()[0] == "model,params_M"

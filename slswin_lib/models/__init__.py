@@ -82,7 +82,8 @@ def count_flops(model: nn.Module, input_size: Optional[int] = None, batch: int =
     from torch.utils.flop_counter import FlopCounterMode
 
     size = input_size or model.pretrained_cfg["input_size"][-1]
-    x = torch.zeros(batch, 3, size, size)
+    param = next(model.parameters())
+    x = torch.zeros(batch, 3, size, size, device=param.device, dtype=param.dtype)  # "meta" works too
     was_training = model.training
     model.eval()
     try:

@@ -229,6 +229,7 @@ class SLSwinTransformer(SwinTransformer):
         super().__init__(img_size=img_size, patch_size=patch_size, window_size=window_size,
                          always_partition=always_partition, num_classes=num_classes, **kwargs)
         self.spt, self.lsa = spt, lsa
+        dd = {"device": kwargs.get("device"), "dtype": kwargs.get("dtype")}
         for stage in self.layers:
             for i, old in enumerate(stage.blocks):
                 stage.blocks[i] = SLSwinBlock(
@@ -248,6 +249,7 @@ class SLSwinTransformer(SwinTransformer):
                     act_layer=type(old.mlp.act),
                     norm_layer=type(old.norm1),
                     lsa=lsa,
+                    **dd,
                 )
         if kwargs.get("weight_init", "") != "skip":
             self.init_weights(needs_reset=False)
@@ -259,7 +261,7 @@ class SLSwinTransformer(SwinTransformer):
         return super().forward_features(x)
 
     def token_grids(self) -> list[dict[str, Any]]:
-        """Per stage: token grid, window, shift and the padded grid the windows tile."""
+        """Per stage: token grid, window, shift (of every second block) and the padded grid the windows tile."""
         out = []
         for i, stage in enumerate(self.layers):
             blk = stage.blocks[-1]
