@@ -200,8 +200,9 @@ PROFILES: dict[str, Profile] = {
         # DIS: 10x the frames/s of OpenCV's default TV-L1 here, with a lower end-point error
         # on the synthetic benchmark (benchmarks/bench_features.py); the paper profile keeps TV-L1
         features=FeatureConfig(flow="dis"),
-        train=TrainConfig(epochs=3, fold_workers=2),
-        ablation=AblationConfig(folds=3, max_train_samples=800),
+        # CPU budget: <= 1200 training samples per fold, 3 epochs, two folds at a time
+        train=TrainConfig(epochs=3, max_train_samples=1200, fold_workers=2),
+        ablation=AblationConfig(folds=2, max_train_samples=600),
     ),
     "paper": Profile(
         name="paper",

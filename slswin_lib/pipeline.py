@@ -22,7 +22,7 @@ from .io import work_dir
 from .scores import ScoreSet
 
 __all__ = ["open_dataset", "ExpressionSet", "expression_set", "loso", "baseline", "run_folder",
-           "evaluate_sets", "resolve_profile", "sized_profile", "sized_model_name", "read_folds"]
+           "evaluate_sets", "resolve_profile", "ablation_loso", "sized_profile", "sized_model_name", "read_folds"]
 
 
 def resolve_profile(profile: str | Profile) -> Profile:
@@ -110,13 +110,40 @@ def _check_size(es: ExpressionSet, model_name: str) -> None:
                          f"{es.input_size} x {es.input_size}; extract features with roi_size = {want // 2}")
 
 
+def _settings_hash(p: Profile, es: ExpressionSet) -> str:
+    import dataclasses
+    import hashlib
+    import json
+
+    facts = {"train": dataclasses.asdict(p.train), "features": dataclasses.asdict(p.features),
+             "model": dataclasses.asdict(p.model), "k": es.k}
+    for key in ("fold_workers", "device", "predict_batch_size"):
+        facts["train"].pop(key, None)
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str, labelling: str | None = None,
+                  scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+    """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
+    subjects and at most ``max_train_samples`` training samples per fold (the paper profile: the full
+    LOSO, identical to :func:`loso`)."""
+    p = resolve_profile(profile)
+    a = p.ablation
+    if a.max_train_samples is not None:
+        p = p.replace(train={"max_train_samples": a.max_train_samples})
+    subjects = None if a.folds is None else es.subjects[:a.folds]
+    return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
+                scheduler_address=scheduler_address, progress=progress)
+
+
 def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = None,
          labelling: str | None = None, subjects: Sequence[str] | None = None, tag: str | None = None,
          workers: int | None = None, scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
     """MEGC 2021 LOSO of one model on one expression set (resumable; see ``training.protocols``).
 
     The run folder is ``runs/<dataset>/<tag>/<expression>``, the tag defaulting to
-    ``<model>-<labelling>`` (plus ``-<n>folds`` when only some subjects are held out).
+    ``<model>-<labelling>`` (plus ``-<n>folds`` when only some subjects are held out) and a short
+    hash of the training and feature settings, so a changed setting never reuses stale folds.
     """
     from .training.protocols import run_loso
 
@@ -128,6 +155,7 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
     _check_size(es, model_name)
     if tag is None:
         tag = f"{model_name}-{labelling}" + (f"-{len(subjects)}folds" if subjects is not None else "")
+        tag += "-" + _settings_hash(p, es)
     out = run_folder(p, es.dataset, tag, es.expression)
     return run_loso(es.infos, es.features, expression=es.expression, k=es.k, profile=p, out_dir=out,
                     model_name=model_name, subjects=subjects, workers=workers,

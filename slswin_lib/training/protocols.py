@@ -31,7 +31,7 @@ from ..scores import ScoreSet, load_score_set
 from .labels import make_labels
 
 __all__ = ["VideoInfo", "video_infos", "run_loso", "run_megc2022", "baseline_score_set",
-           "write_score_set", "run_manifest"]
+           "write_score_set", "run_manifest", "fold_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,18 @@ def _save_inputs(out: Path, features: Mapping[str, np.ndarray], keys: Iterable[s
     return paths
 
 
+def fold_fingerprint(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int, expression: str,
+                     train_cfg: dict, model_name: str) -> str:
+    """A short hash of everything that decides a fold's scores (except the feature values)."""
+    import hashlib
+
+    facts = {"train": [asdict(i) for i in train], "test": [asdict(i) for i in test], "k": k,
+             "expression": expression, "model": model_name,
+             "train_cfg": {k_: v for k_, v in train_cfg.items() if k_ not in ("fold_workers", "device",
+                                                                              "predict_batch_size")}}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _train_and_score(fold_dir: str, name: str, train: Sequence[VideoInfo], test: Sequence[VideoInfo],
                      inputs: Mapping[str, str], k: int, expression: str, train_cfg: dict, model_name: str,
                      threads: int | None, progress: bool) -> dict[str, Any]:
@@ -119,10 +131,15 @@ def _train_and_score(fold_dir: str, name: str, train: Sequence[VideoInfo], test:
 
     fold = Path(fold_dir)
     done = fold / "scores.npz"
+    setting = fold_fingerprint(train, test, k, expression, train_cfg, model_name)
     if done.exists():
+        info = json.loads((fold / "fold.json").read_text())
+        if info.get("fingerprint") != setting:
+            raise TrainingError(f"{fold} holds a finished fold trained with other settings (model, data, k "
+                                "or training options); delete the folder or run under another tag")
         with np.load(done) as z:
             scores = {key: z[key] for key in z.files}
-        return {"name": name, "scores": scores, **json.loads((fold / "fold.json").read_text())}
+        return {"name": name, "scores": scores, **info}
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
@@ -143,7 +160,7 @@ def _train_and_score(fold_dir: str, name: str, train: Sequence[VideoInfo], test:
     t_train = time.perf_counter() - t0
     scores = {i.key: predict(model, to_model_input(np.load(inputs[i.key], mmap_mode="r")),
                              batch_size=cfg["predict_batch_size"]) for i in test}
-    info = {"history": history.as_dict(), "train_seconds": t_train,
+    info = {"fingerprint": setting, "history": history.as_dict(), "train_seconds": t_train,
             "predict_seconds": time.perf_counter() - t0 - t_train, "n_train": int(len(y)),
             "n_train_positive": int((y > 0).sum()), "n_test": int(sum(len(s) for s in scores.values()))}
     atomic_write_json(fold / "fold.json", info)
