@@ -41,7 +41,7 @@ from .config import FeatureConfig, Profile
 
 __all__ = ["SPOTTER_FORMAT", "BASELINE_K", "BASELINE_FPS", "BASELINE_T", "INTERVAL_COLUMNS", "KNOWN_FPS",
            "SpotterError", "TypeSpotting", "VideoSpotting", "export_spotter", "load_spotter", "rescale_k",
-           "spot_video", "spot_report", "plot_video_spotting", "deploy_t"]
+           "spot_video", "spot_report", "plot_video_spotting", "apex_montage", "deploy_t"]
 
 #: the ``format`` field of a spotter checkpoint
 SPOTTER_FORMAT = "slswin-spotter"
@@ -452,3 +452,52 @@ def spot_video(video_or_path, *, me: str | os.PathLike | None = None, mae: str |
         plt.close(fig)
         table.attrs.update(intervals_csv=str(out / "intervals.csv"), scores_png=str(out / "scores.png"))
     return table
+
+
+def apex_montage(video_or_path, table: pd.DataFrame, *, fps: float | None = None, per_type: int = 6,
+                 crop_face: bool = True):
+    """Frames at the spotted apexes: one row per type, the ``per_type`` highest-scoring intervals.
+
+    Args:
+        video_or_path: the spotted video (as given to :func:`spot_video`).
+        table: :func:`spot_video`'s result.
+        crop_face: show the face crop (MediaPipe box of the apex frame) instead of the whole frame.
+
+    Returns:
+        A matplotlib figure (an empty one saying so when nothing was spotted).
+    """
+    import matplotlib.pyplot as plt
+
+    video, vfps, vid, _ = _open_video(video_or_path, fps)
+    types = [e for e in _TYPES if (table["type"] == e).any()]
+    if not types:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{vid}: no interval spotted", ha="center", va="center")
+        return fig
+    ncol = max(min(per_type, int((table["type"] == e).sum())) for e in types)
+    fig, axes = plt.subplots(len(types), ncol, figsize=(2.2 * ncol, 2.9 * len(types)), squeeze=False)
+    lm = None
+    if crop_face:
+        from .features.extract import _landmarker, _model_path
+        from .features.crop import crop_face as crop, face_box
+
+        lm = _landmarker(_model_path(None), FeatureConfig())
+    for row, e in enumerate(types):
+        rows = table[table["type"] == e].nlargest(per_type, "score").sort_values("apex")
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            if col >= len(rows):
+                continue
+            r = rows.iloc[col]
+            img = video.frame(int(r["apex"]))
+            if lm is not None:
+                mesh = lm.detect(img)
+                if mesh is not None:
+                    img = crop(img, face_box(mesh[:468], 1.3), 160, gray=False)
+            ax.imshow(img)
+            ax.set_title(f"{e.upper()} apex {int(r['apex'])} ({int(r['apex']) / vfps:.1f} s)\n"
+                         f"[{int(r['pred_onset'])}, {int(r['pred_offset'])}] score {r['score']:.3g}", fontsize=8)
+    fig.suptitle(f"{vid}: frames at the spotted apexes")
+    fig.tight_layout()
+    return fig
