@@ -6,7 +6,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_spotting", "plot_t_sweep"]
+__all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline"]
 
 
 def _axes(ax, figsize):
@@ -66,3 +66,42 @@ def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, flo
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title: str = ""):
+    """The five stages on one frame pair (paper Fig. 1): frame, face crop, TV-L1 flow, strain,
+    ROI mosaic; and, when a :class:`~slswin_lib.spotting.SpotResult` is given, the spotted curve.
+
+    Args:
+        video: a data-set video; frames ``onset`` and ``onset + k`` are used.
+        cfg: the :class:`~slswin_lib.config.FeatureConfig` of the run.
+    """
+    import matplotlib.pyplot as plt
+
+    from .features.extract import ArrayVideo, raw_features, track_face
+    from .features.flow import flow_to_rgb
+    from .features.preprocess import minmax_normalise, preprocess_sample, scaled_sizes
+
+    pair = ArrayVideo(getattr(video, "key", "video"), [video.frame(onset), video.frame(onset + k)], video.fps)
+    track = track_face(pair, cfg)
+    raw = raw_features(track.crops[0], track.crops[1], cfg)
+    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    mosaic = preprocess_sample(raw, track.pts68[0], sizes, abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
+    rows = 2 if result is not None else 1
+    fig = plt.figure(figsize=(13, 2.9 * rows))
+    grid = fig.add_gridspec(rows, 5, height_ratios=[1, 0.9][:rows])
+    panels = [(pair.frame(0), f"1. frame {onset}"), (track.crops[0], "2. face crop"),
+              (flow_to_rgb(raw[..., :2]), f"3. flow to frame {onset + k}"), (raw[..., 2], "3. strain |e|"),
+              (minmax_normalise(mosaic), "4. ROI mosaic (normalised)")]
+    for col, (img, label) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    if result is not None:
+        ax = fig.add_subplot(grid[1, :])
+        plot_spotting(result, gt, ax=ax, title="5. scores, threshold and spotted intervals")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

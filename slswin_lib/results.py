@@ -1,0 +1,73 @@
+"""Gather the tables and figures the notebooks wrote into one ``results.md`` (notebook 10).
+
+Each section names the notebook that writes it; a table that is missing is listed as such (run
+that notebook, or ``./run_all.sh``), so the results page never shows a stale or invented number.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .io import atomic_write_text, figures_dir
+
+__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme"]
+
+#: (heading, notebook, table stems, figure stems, note)
+SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
+    ("The published numbers, reproduced from the authors' released scores", "09_released_predictions",
+     ["09_released_counts", "09_nested_t"], ["09_t_sweep", "09_spotting_example"],
+     "Real CAS(ME)^2 data (the authors' released SL-Swin-T LOSO scores); independent of the profile."),
+    ("Tables 2-3: MEGC 2021 LOSO, SL-Swin-T and a training-free baseline", "05_spotting_evaluation",
+     ["05_megc2021"], ["05_scores_me", "05_scores_mae"], ""),
+    ("Table 4: architecture ablation (ME)", "06_ablation_architecture", ["06_table4_architecture"],
+     ["06_table4_architecture"], ""),
+    ("Table 5: pseudo vs original labels (ME)", "07_ablation_labels", ["07_table5_labels"],
+     ["07_labels_example"], ""),
+    ("Table 6: 42 x 42 vs 84 x 84 inputs (ME)", "08_ablation_feature_size", ["08_table6_feature_size"],
+     ["08_mosaics"], ""),
+    ("Model sizes", "03_model", ["03_model_sizes"], ["03_attention_lsa"], ""),
+    ("Training folds", "04_training", [], ["04_loss_sl_swin_tiny_patch6_window7_42"], ""),
+    ("Data", "00_data", ["00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
+]
+
+
+def _table(folder: Path, stem: str) -> str | None:
+    path = folder / f"{stem}.md"
+    return path.read_text().strip() if path.exists() else None
+
+
+def results_markdown(folder: str | os.PathLike | None = None, *, header: str = "") -> str:
+    """The results page: every known table (Markdown) and figure (linked) found in ``folder``."""
+    folder = figures_dir(folder)
+    out = ["# Results", "", header, ""] if header else ["# Results", ""]
+    for heading, notebook, tables, figures, note in SECTIONS:
+        out += [f"## {heading}", "", f"*Written by `notebooks/{notebook}.ipynb`.* {note}".rstrip(), ""]
+        for stem in tables:
+            text = _table(folder, stem)
+            out += [text if text is not None else f"*(`{stem}` not generated yet: run `{notebook}`)*", ""]
+        out += [f"![{stem}]({stem}.png)" for stem in figures if (folder / f"{stem}.png").exists()]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_results(folder: str | os.PathLike | None = None, *, header: str = "") -> Path:
+    """Write ``results.md`` into the figures folder; returns its path."""
+    folder = figures_dir(folder)
+    return atomic_write_text(folder / "results.md", results_markdown(folder, header=header))
+
+
+_MARK = re.compile(r"(<!-- results:start -->\n).*?(<!-- results:end -->)", re.S)
+
+
+def update_readme(readme: str | os.PathLike, text: str) -> bool:
+    """Replace the block between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README.
+
+    Returns False (and changes nothing) when the README has no such block.
+    """
+    path = Path(readme)
+    old = path.read_text()
+    if not _MARK.search(old):
+        return False
+    atomic_write_text(path, _MARK.sub(lambda m: m.group(1) + text.strip() + "\n" + m.group(2), old))
+    return True
