@@ -122,6 +122,44 @@ def _cmd_spot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("notebook", help="the notebook to run, e.g. notebooks/09_released_predictions.ipynb")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a swept parameter and its values (repeat for a grid)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a fixed parameter for every run (e.g. profile=smoke)")
+    p.add_argument("--table", action="append", required=True, metavar="STEM",
+                   help="a table the notebook writes (e.g. 09_released_counts) to gather")
+    p.add_argument("--out", required=True, help="folder for the runs and the gathered sweep.csv")
+
+
+@command("sweep", "run a notebook over a parameter grid with papermill and gather its tables", _sweep_args)
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .io import atomic_path
+    from .sweep import parse_values, run_sweep
+
+    def pairs(items):
+        out = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"expected NAME=VALUE, got {item!r}")
+            out[name] = parse_values(value)
+        return out
+
+    grid = pairs(args.param)
+    fixed = {k: v[0] for k, v in pairs(args.set).items()}
+    table = run_sweep(args.notebook, grid, args.out, tables=args.table, parameters=fixed)
+    target = Path(args.out) / "sweep.csv"
+    with atomic_path(target) as tmp:
+        table.to_csv(tmp, index=False)
+    print(table.to_string(index=False))
+    print(f"gathered {len(table)} rows into {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m slswin_lib",

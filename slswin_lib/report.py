@@ -23,6 +23,7 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
         caption: a line written above the Markdown table (e.g. the profile and data used).
     """
     out = figures_dir(figures)
+    df = _flat_columns(df)
     keep_index = df.index.name is not None or any(n is not None for n in df.index.names)
     with atomic_path(out / f"{name}.csv") as tmp:
         df.to_csv(tmp, index=keep_index)
@@ -31,13 +32,20 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
     return out / f"{name}.md"
 
 
+def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Column levels joined with " · " (``("ours", "F1")`` -> ``"ours · F1"``), for CSV and Markdown alike."""
+    if not isinstance(df.columns, pd.MultiIndex):
+        return df
+    out = df.copy()
+    out.columns = [" · ".join(str(p) for p in col if str(p)) for col in df.columns]
+    return out
+
+
 def _markdown(df: pd.DataFrame, index: bool, floatfmt: str) -> str:
     """Markdown with flattened column levels, integers as integers and floats as ``floatfmt``."""
     out = df.copy()
     if isinstance(out.index, pd.MultiIndex):
         out, index = out.reset_index(), False
-    if isinstance(out.columns, pd.MultiIndex):
-        out.columns = [" · ".join(str(p) for p in col if str(p)) for col in out.columns]
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda x: "" if pd.isna(x) else format(x, floatfmt))
