@@ -27,6 +27,7 @@ recording k = 120. Features, smoothing window (2k) and peak distance (k) all use
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -169,7 +170,7 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
     from . import __version__
     from .io import atomic_path
     from .pipeline import _check_size, resolve_profile, run_folder
-    from .training.protocols import _save_inputs, _train_and_score, _train_cfg
+    from .training.protocols import _save_inputs, _train_and_score, _train_cfg, fold_fingerprint
     from .training.trainer import load_checkpoint
 
     p = resolve_profile(profile)
@@ -194,9 +195,15 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
     inputs = _save_inputs(run, es.features, [i.key for i in es.infos])
     cfg = _train_cfg(p)
     t0 = time.perf_counter()
-    info = _train_and_score(str(run / "model"), "all", list(es.infos), [], inputs, es.k, expression, cfg,
+    # the trained model's folder is keyed by every setting that decides it, so a changed profile
+    # trains a new model instead of reusing (or refusing) a stale one
+    setting = hashlib.sha256(json.dumps(
+        {"fold": fold_fingerprint(list(es.infos), [], es.k, expression, cfg, model_name),
+         "features": _feature_config_to_dict(p.features)}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    model_dir = run / f"model-{setting}"
+    info = _train_and_score(str(model_dir), "all", list(es.infos), [], inputs, es.k, expression, cfg,
                             model_name, None, progress)
-    state = load_checkpoint(run / "model" / "checkpoint.pt")
+    state = load_checkpoint(model_dir / "checkpoint.pt")
     meta = {
         "format": SPOTTER_FORMAT, "format_version": _FORMAT_VERSION, "expression": expression,
         "model_name": model_name, "input_size": int(es.input_size), "k": int(es.k), "fps": float(fps),
@@ -208,7 +215,7 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
                      "n_samples": int(info["n_train"]), "n_positive": int(info["n_train_positive"]),
                      "epochs": int(state["epoch"]), "loss": [float(x) for x in info["history"]["loss"]],
                      "settings": {k_: v for k_, v in cfg.items() if k_ not in ("device", "fold_workers")},
-                     "run_folder": str(run)},
+                     "run_folder": str(model_dir)},
         "slswin": __version__, "git_commit": _git_commit(), "torch": str(torch.__version__),
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "export_seconds": time.perf_counter() - t0,
     }
