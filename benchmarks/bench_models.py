@@ -162,12 +162,14 @@ def main(argv=None) -> int:
             infer[r.name].append(r.timed(r.infer_step, args.iters))
 
     results = {}
-    child_args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--json"]
+    child_args = ["--device", args.device, "--batch", str(args.batch), "--threads", str(args.threads)]
+    child_args += ["--bf16"] * args.bf16 + ["--compile"] * args.compile
     for r in runners:
         out = subprocess.run([sys.executable, __file__, *child_args, "--memory-only", r.name],
                              capture_output=True, text=True, check=True, env=os.environ.copy())
         results[r.name] = dict(
             train_samples_per_s=statistics.median(train[r.name]),
+            train_best_samples_per_s=max(train[r.name]),
             infer_samples_per_s=statistics.median(infer[r.name]),
             peak_train_mib=json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"],
             params=sum(p.numel() for p in r.model.parameters()),
@@ -180,14 +182,15 @@ def main(argv=None) -> int:
     for name, res in results.items():
         print(f"{name:34s} {res['params']:11,d} {res['train_samples_per_s']:9.1f} "
               f"{res['infer_samples_per_s']:9.1f} {res['peak_train_mib']:9.1f}")
-    sl = results["sl_swin_tiny_patch6_window7_42"]["train_samples_per_s"]
-    ratios = {base: sl / results[base]["train_samples_per_s"] for base in MODELS[:2]}
+    sl = results["sl_swin_tiny_patch6_window7_42"]
+    ratios = {base: sl["train_samples_per_s"] / results[base]["train_samples_per_s"] for base in MODELS[:2]}
+    best = {base: sl["train_best_samples_per_s"] / results[base]["train_best_samples_per_s"] for base in MODELS[:2]}
     for base, ratio in ratios.items():
-        print(f"SL-Swin-T / {base} training throughput: {ratio:.2f} (target >= 0.85: "
-              f"{'met' if ratio >= 0.85 else 'NOT met'})")
+        print(f"SL-Swin-T / {base} training throughput: {ratio:.2f} median, {best[base]:.2f} best-of "
+              f"(target >= 0.85: {'met' if ratio >= 0.85 else 'NOT met'})")
     if args.json:
         from slswin_lib.io import atomic_write_json
-        atomic_write_json(args.json, dict(mode=mode, results=results, train_ratio=ratios))
+        atomic_write_json(args.json, dict(mode=mode, results=results, train_ratio=ratios, train_ratio_best=best))
     return 0
 
 

@@ -271,3 +271,12 @@ def test_size_table_and_markdown(tmp_path):
     csv, md = write_table(df.head(1)[["model", "params_M"]], tmp_path / "03_model_sizes")
     assert md.read_text() == "| model | params_M |\n|---|---|\n| ViT-B | 85.180 |\n"
     assert csv.read_text().splitlines()[0] == "model,params_M"
+
+
+def test_bf16_autocast_forward_backward(models42):
+    model = copy.deepcopy(models42["sl_swin_tiny_patch6_window7_42"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(2, 3, 42, 42))
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+    out.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
