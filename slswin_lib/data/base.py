@@ -293,3 +293,34 @@ def warn_skips(skips: Sequence[Skip], what: str) -> None:
         shown = "; ".join(str(s) for s in skips[:5])
         more = f" (and {len(skips) - 5} more)" if len(skips) > 5 else ""
         warnings.warn(f"{what}: skipped {len(skips)} item(s): {shown}{more}", stacklevel=3)
+
+
+def attach_events(videos: dict, table, sheet_path, frames_root, *, strict: bool, skips: list,
+                  sep: str = "_") -> None:
+    """Attach cleaned annotation rows to their videos and sort each video's events.
+
+    Args:
+        videos: ``(subject, video_id) -> Video`` found on disk.
+        table: cleaned rows with ``subject, video_id, onset, apex, offset, type, excel_row``.
+        sheet_path, frames_root: named in messages.
+        strict: raise for a row whose video has no folder instead of counting it in ``skips``.
+        sep: between subject and video id in messages (the data set's own folder naming).
+
+    Raises:
+        DataError: a row names a missing video (``strict``) or ends beyond its video's last frame.
+    """
+    for r in table.itertuples(index=False):
+        video = videos.get((r.subject, r.video_id))
+        where = f"{sheet_path}, row {r.excel_row}"
+        if video is None:
+            problem = f"video {r.subject}{sep}{r.video_id} has no folder under {frames_root}"
+            if strict:
+                raise DataError(f"{where}: {problem}")
+            skips.append(Skip(str(sheet_path), r.excel_row, problem))
+            continue
+        if r.offset >= video.n_frames:
+            raise DataError(f"{where}: offset {r.offset + 1} is beyond the last frame "
+                            f"({video.n_frames}) of {video.path}")
+        video.events.append(Event(int(r.onset), int(r.apex), int(r.offset), r.type))
+    for v in videos.values():
+        v.events.sort()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .annotations import clean_row, expression_type_of
-from .base import DataError, Dataset, Event, FramesVideo, Skip, natural_key, warn_skips
+from .base import DataError, Dataset, Event, FramesVideo, Skip, attach_events, natural_key, warn_skips
 from .casme2 import _excel
 from .video import frame_files
 
@@ -114,20 +114,6 @@ def load_samm_lv(root: str | Path, sheet: str | Path | None = None, fps: float =
         subject = parts[0].zfill(3)
         videos[(subject, parts[1])] = FramesVideo(dataset=dataset, subject=subject, video_id=parts[1],
                                                   fps=fps, path=vdir, frame_paths=files)
-    for r in table.itertuples(index=False):
-        video = videos.get((r.subject, r.video_id))
-        where = f"{sheet_path}, row {r.excel_row}"
-        if video is None:
-            problem = f"video {r.subject}_{r.video_id} has no folder under {pic}"
-            if strict:
-                raise DataError(f"{where}: {problem}")
-            skips.append(Skip(str(sheet_path), r.excel_row, problem))
-            continue
-        if r.offset >= video.n_frames:
-            raise DataError(f"{where}: offset {r.offset + 1} is beyond the last frame "
-                            f"({video.n_frames}) of {video.path}")
-        video.events.append(Event(int(r.onset), int(r.apex), int(r.offset), r.type))
-    for v in videos.values():
-        v.events.sort()
+    attach_events(videos, table, sheet_path, pic, strict=strict, skips=skips)
     warn_skips([s for s in skips if "SPEC 4 rule" not in s.reason], f"SAMM-LV reader ({root})")
     return Dataset(dataset, list(videos.values()), root, skips)
