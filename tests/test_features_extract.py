@@ -121,3 +121,20 @@ def test_dask_scheduler(pexels_frames, tmp_path):
         out = extract_features([v], 3, FAST, cache_root=tmp_path,
                                scheduler_address=cluster.scheduler_address, progress=False)
     assert np.array_equal(out["d"], serial)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_face_track_is_computed_once_for_every_k(pexels_frames, tmp_path, monkeypatch, workers):
+    from slswin_lib.features import extract
+
+    video = _short(pexels_frames, n=16, key="once")
+    first = extract_features([video], 3, FAST, cache_root=tmp_path, workers=workers, progress=False)
+    assert extract.track_file(video, FAST, tmp_path).exists()
+    calls = []
+    monkeypatch.setattr(extract, "track_face", lambda *a, **kw: calls.append(1))  # must not be needed
+    second = extract_features([video], 5, FAST, cache_root=tmp_path, workers=1, progress=False)
+    assert calls == [] and second["once"].shape == (11, 42, 42, 3)
+    monkeypatch.undo()
+    fresh, _ = extract_video(video, 5, FAST)
+    np.testing.assert_allclose(second["once"], fresh, atol=1e-5)
+    assert first["once"].shape == (13, 42, 42, 3)

@@ -195,10 +195,14 @@ def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig
 
 
 def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
-                  progress: bool = False) -> tuple[np.ndarray, FaceTrack]:
-    """Features of one video in this process: ``((n-k, 2r, 2r, 3) float32, FaceTrack)``."""
+                  progress: bool = False, track: FaceTrack | None = None) -> tuple[np.ndarray, FaceTrack]:
+    """Features of one video in this process: ``((n-k, 2r, 2r, 3) float32, FaceTrack)``.
+
+    ``track``: the video's face track when already known (e.g. from the cache of another k).
+    """
     _check_length(video, k)
-    track = track_face(video, cfg, model=model, progress=progress)
+    if track is None:
+        track = track_face(video, cfg, model=model, progress=progress)
     return pair_features(track.crops, track.pts68, k, cfg), track
 
 
@@ -251,15 +255,41 @@ def load_cached(path: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
+#: FeatureConfig fields that decide a face track (landmarks, boxes, crops); the flow and the
+#: preprocessing do not, so one track serves every k and flow setting of a video.
+_TRACK_FIELDS = ("face_size", "crop_margin", "landmark_mode", "min_confidence")
+
+
+def track_file(video, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
+               model: str | os.PathLike | None = None) -> Path:
+    """Where ``video``'s face track (stage A) is cached, keyed by what decides it."""
+    path = _model_path(model)
+    params = {f: getattr(cfg, f) for f in _TRACK_FIELDS}
+    params.update(video=video.key, video_fingerprint=_video_fingerprint(video), code_version=CODE_VERSION,
+                  landmark_model_sha256=_model_hash(str(path), path.stat().st_mtime))
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(cache_root) if cache_root is not None else cache_dir("features")
+    return root / _safe(video.key) / f"track_{digest}.npz"
+
+
+def _load_track(path: Path) -> FaceTrack:
+    with np.load(path) as z:
+        return FaceTrack(z["crops"], z["pts68"], z["boxes"], z["missing"])
+
+
+def _save_track(path: Path, track: FaceTrack) -> None:
+    save_npz_atomic(path, crops=track.crops, pts68=track.pts68, boxes=track.boxes, missing=track.missing)
+
+
 def _save(path: Path, features: np.ndarray, track: FaceTrack, params: dict) -> None:
     save_npz_atomic(path, features=features.astype(np.float32), pts68=track.pts68,
                     boxes=track.boxes, missing=track.missing,
                     params=np.array(json.dumps(params, sort_keys=True)))
 
 
-def _dask_task(video, k: int, cfg: FeatureConfig, model: str | None):
+def _dask_task(video, k: int, cfg: FeatureConfig, model: str | None, track: FaceTrack | None = None):
     _init_worker()
-    features, track = extract_video(video, k, cfg, model=model)
+    features, track = extract_video(video, k, cfg, model=model, track=track)
     return features, track
 
 
@@ -313,7 +343,12 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
 
     bar = tqdm(total=len(todo), desc=f"features k={k}", unit="video", disable=not progress or not todo)
 
+    track_paths = {v.key: track_file(v, cfg, cache_root, model=model) for v in todo}
+    tracks = {key: _load_track(p) for key, p in track_paths.items() if p.exists()}
+
     def finish(video, features, track):
+        if not track_paths[video.key].exists():
+            _save_track(track_paths[video.key], track)
         _save(paths[video.key], features, track, cache_params(video, k, cfg, model=model))
         bar.update(1)
 
@@ -321,7 +356,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
         from distributed import Client
 
         with Client(scheduler_address) as client:
-            futures = {client.submit(_dask_task, _picklable(v), k, cfg, model, pure=False): v
+            futures = {client.submit(_dask_task, _picklable(v), k, cfg, model, tracks.get(v.key), pure=False): v
                        for v in todo}
             from distributed import as_completed
 
@@ -331,16 +366,16 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     elif todo and n_workers <= 1:
         for v in todo:
             bar.set_postfix_str(v.key)
-            features, track = extract_video(v, k, cfg, model=model, progress=progress)
+            features, track = extract_video(v, k, cfg, model=model, progress=progress, track=tracks.get(v.key))
             finish(v, features, track)
     elif todo:
-        _run_pool(todo, k, cfg, model, n_workers, finish, progress)
+        _run_pool(todo, k, cfg, model, n_workers, finish, progress, tracks)
     bar.close()
     return {v.key: load_cached(paths[v.key])["features"] for v in videos}
 
 
 def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: int,
-              finish, progress: bool) -> None:
+              finish, progress: bool, tracks: dict[str, FaceTrack] | None = None) -> None:
     """Stage A per video and stage B per chunk of pairs over one process pool."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -353,28 +388,36 @@ def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers:
     chunk = max(int(cfg.chunk), 1)
     with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
                              initializer=_init_worker) as pool:
-        pending = {pool.submit(track_face, _picklable(v), cfg, model=model): ("track", v, None)
-                   for v in todo}
         state: dict[str, dict] = {}
+        pending: dict = {}
+
+        def handle(kind, video, start, result):
+            if kind == "track":   # stage A done: split the pairs into chunks for stage B
+                n_pairs = video.n_frames - k
+                state[video.key] = dict(track=result, parts={}, n_chunks=0)
+                for s in range(0, n_pairs, chunk):
+                    e = min(s + chunk, n_pairs)
+                    f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg)
+                    pending[f] = ("pairs", video, s)
+                    state[video.key]["n_chunks"] += 1
+                return
+            st = state[video.key]
+            st["parts"][start] = result
+            pairs_bar.update(len(result))
+            if len(st["parts"]) == st["n_chunks"]:
+                features = np.concatenate([st["parts"][s] for s in sorted(st["parts"])])
+                finish(video, features, st["track"])
+                del state[video.key]
+
+        tracks = tracks or {}
+        for v in todo:
+            if v.key in tracks:   # a cached face track goes straight to stage B
+                handle("track", v, None, tracks[v.key])
+            else:
+                pending[pool.submit(track_face, _picklable(v), cfg, model=model)] = ("track", v, None)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 kind, video, start = pending.pop(fut)
-                result = fut.result()  # re-raises a worker's error with its message
-                if kind == "track":
-                    n_pairs = video.n_frames - k
-                    state[video.key] = dict(track=result, parts={}, n_chunks=0)
-                    for s in range(0, n_pairs, chunk):
-                        e = min(s + chunk, n_pairs)
-                        f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg)
-                        pending[f] = ("pairs", video, s)
-                        state[video.key]["n_chunks"] += 1
-                else:
-                    st = state[video.key]
-                    st["parts"][start] = result
-                    pairs_bar.update(len(result))
-                    if len(st["parts"]) == st["n_chunks"]:
-                        features = np.concatenate([st["parts"][s] for s in sorted(st["parts"])])
-                        finish(video, features, st["track"])
-                        del state[video.key]
+                handle(kind, video, start, fut.result())  # re-raises a worker's error with its message
     pairs_bar.close()

@@ -1,0 +1,59 @@
+"""Spotting accuracy of each optical-flow setting (issue 4, item 5: the accuracy cost of a faster flow).
+
+For every flow setting, features of the profile's synthetic set are extracted (cached as usual)
+and scored by the training-free baseline (mean ROI flow magnitude), then spotted and evaluated
+exactly like the trained models (t = 0.60 and a nested-LOSO t). Extraction time per setting is
+reported beside the F1, so speed and accuracy are read side by side. Run::
+
+    .venv/bin/python benchmarks/bench_flow_spotting.py --profile smoke
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+SETTINGS = {
+    "tvl1 (paper: OpenCV defaults)": ("tvl1", ()),
+    "tvl1 fast (3 scales, 3 warps, eps 0.05)": ("tvl1", (("scales", 3), ("warps", 3), ("epsilon", 0.05))),
+    "dis (quick profile)": ("dis", ()),
+    "farneback": ("farneback", ()),
+}
+
+
+def main(argv=None) -> None:
+    from slswin_lib.evaluation import metrics_table
+    from slswin_lib.pipeline import baseline, expression_set, open_dataset, resolve_profile
+    from slswin_lib.scores import select_t_loso, spot_score_set
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--profile", default="smoke")
+    p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
+    p.add_argument("--t", type=float, default=0.60)
+    args = p.parse_args(argv)
+    base = resolve_profile(args.profile)
+    ds = open_dataset(base)
+    rows = []
+    for name in args.settings.split(","):
+        flow, params = SETTINGS[name]
+        prof = base.replace(features={"flow": flow, "flow_params": params})
+        start = time.perf_counter()
+        sets = {e: expression_set(ds, e, prof, progress=False) for e in ("me", "mae")}
+        seconds = time.perf_counter() - start
+        scores = {e: baseline(es, prof) for e, es in sets.items()}
+        fixed = metrics_table({e: spot_score_set(s, args.t, "authors")[0] for e, s in scores.items()})
+        nested = select_t_loso(scores, prof.spot.t_grid, "authors")[0]
+        pairs = sum(len(f) for es in sets.values() for f in es.features.values())
+        rows.append({"flow": name, "pairs": pairs, "extract s": round(seconds, 1),
+                     "pairs/s": round(pairs / seconds, 1),
+                     **{f"F1 {e} (t={args.t})": round(fixed.loc[e, "F1"], 4) for e in ("me", "mae", "overall")},
+                     **{f"F1 {e} (nested t)": round(nested.loc[e, "F1"], 4) for e in ("me", "mae", "overall")}})
+        print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+    print(f"\n{ds}, profile {args.profile}, baseline scorer (mean ROI flow magnitude); extraction times "
+          "include landmarks and are from the cache when a setting was extracted before")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
