@@ -4,6 +4,7 @@
 #   ./run_all.sh                          all notebooks, quick profile, synthetic benchmark
 #   ./run_all.sh --profile paper --dataset casme2 --data-root /data/CASME2
 #   ./run_all.sh --only 09                notebooks whose name starts with 09
+#   ./run_all.sh --from 06                notebooks 06 onwards (e.g. after fixing a failure)
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
 #
 # Each call sets itself up: a virtual environment in .venv (or $SLSWIN_VENV) is created on
@@ -42,15 +43,16 @@ run_tests() {
 }
 
 run_notebooks() {
-    local profile=quick dataset=synthetic data_root="" only="" scheduler=""
+    local profile=quick dataset=synthetic data_root="" only="" from="" scheduler=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --profile) profile=$2; shift 2 ;;
             --dataset) dataset=$2; shift 2 ;;
             --data-root) data_root=$2; shift 2 ;;
             --only) only=$2; shift 2 ;;
+            --from) from=$2; shift 2 ;;
             --scheduler-address) scheduler=$2; shift 2 ;;
-            -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+            -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
             *) echo "run_all.sh: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
         esac
     done
@@ -59,7 +61,7 @@ run_notebooks() {
     local out="$ROOT/runs/$profile/notebooks"
     mkdir -p "$out" "$ROOT/figures"
     local times="$ROOT/runs/$profile/notebook_times.tsv"
-    : > "$times"
+    [ -z "$from" ] && : > "$times"
     local params=(-p profile "$profile" -p dataset "$dataset")
     [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
     [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
@@ -67,6 +69,7 @@ run_notebooks() {
     for nb in notebooks/[0-9][0-9]_*.ipynb; do
         name=$(basename "$nb" .ipynb)
         [[ -n "$only" && "$name" != "$only"* ]] && continue
+        [[ -n "$from" && "$name" < "$from" ]] && continue
         echo "[run_all] $name (profile $profile, dataset $dataset)"
         start=$(date +%s)
         status=0

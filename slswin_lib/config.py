@@ -157,6 +157,8 @@ class AblationConfig:
     folds: int | None = None
     #: cap on the training samples of one fold (None: all)
     max_train_samples: int | None = None
+    #: Table 4 rows trained in this profile (display names of ``slswin_lib.models.TABLE4``)
+    table4_models: tuple[str, ...] = ("ViT-B", "SL-ViT-B", "Swin-T", "L-Swin-T", "S-Swin-T", "SL-Swin-T")
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,10 @@ PROFILES: dict[str, Profile] = {
         features=FeatureConfig(flow="dis"),
         # CPU budget: <= 1200 training samples per fold, 3 epochs, two folds at a time
         train=TrainConfig(epochs=3, max_train_samples=1200, fold_workers=2),
-        ablation=AblationConfig(folds=2, max_train_samples=600),
+        # ViT-B costs ~50x the FLOPs of Swin-T at 42 x 42 (~18 min per fold here): its two
+        # Table 4 rows run in the smoke (to test them) and paper profiles, not in quick
+        ablation=AblationConfig(folds=2, max_train_samples=600,
+                                table4_models=("Swin-T", "L-Swin-T", "S-Swin-T", "SL-Swin-T")),
     ),
     "paper": Profile(
         name="paper",
