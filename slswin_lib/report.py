@@ -49,6 +49,7 @@ def _markdown(df: pd.DataFrame, index: bool, floatfmt: str) -> str:
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda x: "" if pd.isna(x) else format(x, floatfmt))
+    out = out.astype(object).where(out.notna(), "")
     return out.to_markdown(index=index, disable_numparse=True, stralign="right")
 
 

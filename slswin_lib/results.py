@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .io import atomic_write_text, figures_dir
 
-__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme"]
+__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "headline_f1"]
 
 #: (heading, notebook, table stems, figure stems, note)
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
@@ -71,3 +71,19 @@ def update_readme(readme: str | os.PathLike, text: str) -> bool:
         return False
     atomic_write_text(path, _MARK.sub(lambda m: m.group(1) + text.strip() + "\n" + m.group(2), old))
     return True
+
+
+def headline_f1(folder: str | os.PathLike | None = None):
+    """F1 per method and threshold (rows) and type (columns) from notebook 05's table, authors' matching.
+
+    Returns None when ``05_megc2021.csv`` has not been written.
+    """
+    import pandas as pd
+
+    path = figures_dir(folder) / "05_megc2021.csv"
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    df = df[df["matching"] == "authors"]
+    table = df.pivot_table(index=["method", "threshold"], columns="type", values="F1", sort=False)
+    return table[[c for c in ("mae", "me", "overall") if c in table.columns]]
