@@ -178,3 +178,24 @@ def test_baseline_scores_are_roi_flow_magnitude(tmp_path):
     f = feats["s0_0101"]
     np.testing.assert_allclose(s.scores["s0_0101"], np.sqrt(f[..., 0] ** 2 + f[..., 1] ** 2).mean(axis=(1, 2)),
                                rtol=1e-6)
+
+
+def test_megc2022_trains_on_all_and_scores_unseen_videos(tmp_path):
+    from slswin_lib.scores import write_submission, read_submission, spot_score_set
+    from slswin_lib.training.protocols import run_megc2022
+
+    infos, feats = _toy_loso()
+    test = [VideoInfo("t1_clip", "t1", "clip", 40, ())]
+    test_feats = {"t1_clip": np.random.default_rng(5).normal(0, 0.1, (37, 42, 42, 3)).astype(np.float32)}
+    profile = get_profile("smoke").replace(train={"epochs": 1, "max_train_samples": 32})
+    scores = run_megc2022(infos, feats, test, test_feats, expression="mae", k=3, profile=profile,
+                          out_dir=tmp_path, progress=False)
+    assert scores.keys == ["t1_clip"] and len(scores.scores["t1_clip"]) == 37 and len(scores.gt) == 0
+    _, _, spotted = spot_score_set(scores, 0.6, "megc")
+    rows = [{"vid": "t1_clip", "pred_onset": a, "pred_offset": b, "type": "mae"} for a, b in spotted["t1_clip"].intervals]
+    assert rows, "a peak is always found in non-constant scores"
+    import pandas as pd
+    path = write_submission(tmp_path / "cas_pred.csv", pd.DataFrame(rows))
+    assert (read_submission(path)["pred_offset"] - read_submission(path)["pred_onset"] == 6).all()
+    manifest = (tmp_path / "manifest.json").read_text()
+    assert '"protocol": "MEGC 2022"' in manifest and "s0_0101" in manifest
