@@ -16,7 +16,7 @@ import pandas as pd
 
 SETTINGS = {
     "tvl1 (paper: OpenCV defaults)": ("tvl1", ()),
-    "tvl1 fast (3 scales, 3 warps, eps 0.05)": ("tvl1", (("scales", 3), ("warps", 3), ("epsilon", 0.05))),
+    "tvl1 fast (3 scales; 3 warps; eps 0.05)": ("tvl1", (("scales", 3), ("warps", 3), ("epsilon", 0.05))),
     "dis (quick profile)": ("dis", ()),
     "farneback": ("farneback", ()),
 }
