@@ -22,7 +22,7 @@ from .io import work_dir
 from .scores import ScoreSet
 
 __all__ = ["open_dataset", "ExpressionSet", "expression_set", "loso", "baseline", "run_folder",
-           "evaluate_sets", "resolve_profile", "ablation_loso", "sized_profile", "sized_model_name", "read_folds"]
+           "resolve_profile", "ablation_loso", "sized_profile", "sized_model_name", "read_folds"]
 
 
 def resolve_profile(profile: str | Profile) -> Profile:
@@ -169,14 +169,6 @@ def baseline(es: ExpressionSet, profile: str | Profile) -> ScoreSet:
 
     out = run_folder(profile, es.dataset, "baseline-flow-magnitude", es.expression)
     return baseline_score_set(es.infos, es.features, expression=es.expression, k=es.k, out_dir=out)
-
-
-def evaluate_sets(sets: Mapping[str, ScoreSet], t: float, mode: str = "authors"):
-    """Metrics table (one row per set plus ``overall``) of score sets spotted at ``t``."""
-    from .evaluation import metrics_table
-    from .scores import spot_score_set
-
-    return metrics_table({name: spot_score_set(s, t, mode)[0] for name, s in sets.items()})
 
 
 def sized_profile(profile: str | Profile, input_size: int) -> Profile:
