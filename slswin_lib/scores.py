@@ -182,9 +182,7 @@ def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
 
 def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
     """``(n_videos, len(grid), 3)`` TP/FP/FN of every video at every t (smoothing done once)."""
-    from scipy.signal import find_peaks
-
-    from .spotting import moilanen_threshold, smooth_scores
+    from .spotting import smooth_scores, spot_smoothed
 
     out = np.zeros((len(scores.keys), len(grid), 3), dtype=np.int64)
     for vi, video in enumerate(scores.keys):
@@ -192,8 +190,7 @@ def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarr
         smoothed = smooth_scores(scores.scores[video], 2 * k, video=video)
         gt = scores.gt_of(video)
         for ti, t in enumerate(grid):
-            peaks, _ = find_peaks(smoothed, height=moilanen_threshold(smoothed, t), distance=k)
-            c, _ = match_video(np.stack([peaks, peaks + 2 * k], axis=1), gt, mode, video=video)
+            c, _ = match_video(spot_smoothed(smoothed, k, t).intervals, gt, mode, video=video)
             out[vi, ti] = (c.tp, c.fp, c.fn)
     return out
 

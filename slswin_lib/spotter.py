@@ -92,12 +92,6 @@ def _feature_config_from_dict(d: Mapping[str, Any], where: str) -> FeatureConfig
     return FeatureConfig(**d)
 
 
-def _git_commit() -> str | None:
-    from .training.protocols import _git_commit as commit
-
-    return commit()
-
-
 # -- export ----------------------------------------------------------------------------------------
 def _find_loso(es, p: Profile, model_name: str, labelling: str) -> Path | None:
     """The newest full-LOSO run folder of this model, expression set, k and feature settings."""
@@ -170,7 +164,7 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
     from . import __version__
     from .io import atomic_path
     from .pipeline import _check_size, resolve_profile, run_folder
-    from .training.protocols import _save_inputs, _train_and_score, _train_cfg, fold_fingerprint
+    from .training.protocols import _git_commit, _save_inputs, _train_and_score, _train_cfg, fold_fingerprint
     from .training.trainer import load_checkpoint
 
     p = resolve_profile(profile)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-__all__ = ["SpotResult", "smooth_scores", "moilanen_threshold", "spot"]
+__all__ = ["SpotResult", "smooth_scores", "moilanen_threshold", "spot", "spot_smoothed"]
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,16 @@ def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = No
     """
     k = _check_k(k)
     window = 2 * k if window is None else _check_k(window, "window")
+    return spot_smoothed(smooth_scores(scores, window, video=video), k, t, distance=distance)
+
+
+def spot_smoothed(smoothed: np.ndarray, k: int, t: float = 0.60, *, distance: int | None = None) -> SpotResult:
+    """The threshold, peak and interval steps of :func:`spot` on an already smoothed curve.
+
+    Lets a sweep over t smooth each video once (:func:`slswin_lib.scores.t_sweep`).
+    """
+    k = _check_k(k)
     distance = k if distance is None else _check_k(distance, "distance")
-    smoothed = smooth_scores(scores, window, video=video)
     threshold = moilanen_threshold(smoothed, t)
     peaks, props = find_peaks(smoothed, height=threshold, distance=distance)
     apexes = peaks + k
