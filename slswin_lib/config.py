@@ -26,7 +26,21 @@ __all__ = [
     "Profile",
     "PROFILES",
     "get_profile",
+    "check_choice",
 ]
+
+
+def check_choice(where: str, value: Any, options: "tuple | list | set | dict") -> None:
+    """Refuse a setting value outside ``options``, naming the setting and the valid values.
+
+    >>> check_choice("FeatureConfig.flow", "dis", ("tvl1", "dis"))
+    >>> check_choice("FeatureConfig.flow", "lk", ("tvl1", "dis"))
+    Traceback (most recent call last):
+    ...
+    ValueError: FeatureConfig.flow = 'lk' is not a valid choice; choose one of ['tvl1', 'dis']
+    """
+    if value not in options:
+        raise ValueError(f"{where} = {value!r} is not a valid choice; choose one of {list(options)}")
 
 
 @dataclass(frozen=True)
