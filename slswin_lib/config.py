@@ -43,6 +43,19 @@ def check_choice(where: str, value: Any, options: "tuple | list | set | dict") -
         raise ValueError(f"{where} = {value!r} is not a valid choice; choose one of {list(options)}")
 
 
+#: valid values of the named settings (each refused otherwise, with this list)
+SPOT_MODES = ("authors", "megc")
+K_FROM = ("all_subjects", "training_subjects")
+ROI_LAYOUTS = ("paper", "one_box")
+PX_SCALING = ("with_crop", "fixed")
+POS_EMBED_INITS = ("trunc_normal", "normal")
+VIT_VARIANTS = ("timm", "authors")
+RECIPES = ("paper", "adamw")
+SCHEDULES = ("pooled", "per_subject")
+AUGMENT_STAGES = ("normalised", "raw")
+PSEUDO_WINDOWS = ("k_plus_one", "k_frames")
+
+
 @dataclass(frozen=True)
 class SpotConfig:
     """Spotting (SPEC 2.5) and evaluation (SPEC 5)."""
@@ -53,6 +66,13 @@ class SpotConfig:
     t_grid: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 100))
     #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule.
     mode: str = "authors"
+    #: whose annotations give k (half the mean expression length): "all_subjects" (the authors'
+    #: code: the test subject's included) or "training_subjects" (each LOSO fold's own)
+    k_from: str = "all_subjects"
+
+    def __post_init__(self) -> None:
+        check_choice("SpotConfig.mode", self.mode, SPOT_MODES)
+        check_choice("SpotConfig.k_from", self.k_from, K_FROM)
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,9 @@ class FeatureConfig:
     abs_uv: bool = False
     #: "paper": two eye/brow ROIs + mouth; "one_box": [code] one box over both brows/eyes
     roi_layout: str = "paper"
+    #: pixel sizes (nose box, eye growth, ROI margin) at a larger crop (Table 6): "with_crop" scales
+    #: them with ``face_size``; "fixed" keeps the 128 px values ([code])
+    px_scaling: str = "with_crop"
     nose_box: int = 11
     eye_grow: int = 15
     roi_margin: int = 12
@@ -127,6 +150,10 @@ class FeatureConfig:
     chunk: int = 64
     workers: int = 0  # 0: one process per CPU core
 
+    def __post_init__(self) -> None:
+        check_choice("FeatureConfig.roi_layout", self.roi_layout, ROI_LAYOUTS)
+        check_choice("FeatureConfig.px_scaling", self.px_scaling, PX_SCALING)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -136,6 +163,16 @@ class ModelConfig:
     input_size: int = 42
     #: input sizes whose Table 4 models notebook 03 sizes up (params, FLOPs).
     summary_sizes: tuple[int, ...] = (42, 84)
+    #: initialisation of the learnable position embedding: "trunc_normal" (std 0.02, timm) or
+    #: "normal" (std 1, [code])
+    pos_embed_init: str = "trunc_normal"
+    #: ViT-B / SL-ViT-B of Table 4: "timm" (head dim 64, qkv bias, drop-path 0.1) or "authors"
+    #: ([code]: 12 heads of dim 16, no qkv bias, dropout 0.1, no drop-path)
+    vit_variant: str = "timm"
+
+    def __post_init__(self) -> None:
+        check_choice("ModelConfig.pos_embed_init", self.pos_embed_init, POS_EMBED_INITS)
+        check_choice("ModelConfig.vit_variant", self.vit_variant, VIT_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,23 @@ class TrainConfig:
     device: str = "auto"
     #: folds trained at once on a local Dask cluster (1: in this process)
     fold_workers: int = 1
+    #: optimisation recipe: "paper" (plain SGD, MSE, ``epochs`` over the data) or a CPU-practical one
+    recipe: str = "paper"
+    #: "pooled": all training subjects shuffled together; "per_subject" ([code]): the training subjects
+    #: one after another, ``epochs`` each with a fresh optimiser, the model carried over
+    schedule: str = "pooled"
+    #: where the ME augmentation is applied: "normalised" (after the per-sample min-max normalisation)
+    #: or "raw" ([code]: on the raw features, then normalised)
+    augment_stage: str = "normalised"
+    #: pseudo-label window of sample i: "k_plus_one" (frames i .. i + k, the paper's text) or
+    #: "k_frames" ([code]: frames i .. i + k - 1)
+    pseudo_window: str = "k_plus_one"
+
+    def __post_init__(self) -> None:
+        check_choice("TrainConfig.recipe", self.recipe, RECIPES)
+        check_choice("TrainConfig.schedule", self.schedule, SCHEDULES)
+        check_choice("TrainConfig.augment_stage", self.augment_stage, AUGMENT_STAGES)
+        check_choice("TrainConfig.pseudo_window", self.pseudo_window, PSEUDO_WINDOWS)
 
 
 @dataclass(frozen=True)
