@@ -24,7 +24,8 @@ SETTINGS = {
 
 def main(argv=None) -> None:
     from slswin_lib.evaluation import metrics_table
-    from slswin_lib.pipeline import baseline, expression_set, open_dataset, resolve_profile
+    from slswin_lib.config import resolve_profile
+    from slswin_lib.experiment import baseline, expression_set, open_dataset
     from slswin_lib.scores import select_t_loso, spot_score_set
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

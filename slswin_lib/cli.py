@@ -81,7 +81,7 @@ def _cmd_spot_eval(args: argparse.Namespace) -> int:
 def _spot_args(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Spot micro- (ME) and macro-expression (MaE) intervals in one video file (mp4, avi, ...) or "
-        "frame folder. Each checkpoint (written by slswin_lib.spotter.export_spotter) carries its model, "
+        "frame folder. Each checkpoint (written by slswin_lib.deploy.export_spotter) carries its model, "
         "k, training fps, threshold t and feature settings; k is rescaled to the video's frame rate, "
         "k_video = max(1, round(k * fps_video / fps_train)). Only the types with a checkpoint are spotted; "
         "with no checkpoint both are spotted by the training-free baseline (mean ROI optical-flow "
@@ -108,7 +108,7 @@ def _cmd_spot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .spotter import spot_video
+    from .deploy import spot_video
 
     out = Path(args.out) if args.out else Path.cwd() / f"spot_{Path(args.video).stem or 'video'}"
     table = spot_video(args.video, me=args.me_checkpoint, mae=args.mae_checkpoint, fps=args.fps, out_dir=out,

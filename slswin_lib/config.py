@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 __all__ = [
     "SpotConfig",
@@ -27,7 +27,46 @@ __all__ = [
     "PROFILES",
     "get_profile",
     "check_choice",
+    "resolve_profile",
+    "RUNTIME_ONLY",
+    "run_digest",
 ]
+
+#: settings that change how fast or where a run goes, never its results; :func:`run_digest`
+#: leaves them out, so changing them reuses cached features, folds and checkpoints
+RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
+                          "flow_device", "flow_batch"})
+
+
+def _identity_facts(obj: Any) -> Any:
+    """``obj`` as plain JSON-able data without the :data:`RUNTIME_ONLY` keys (recursively)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): _identity_facts(v) for k, v in obj.items() if k not in RUNTIME_ONLY}
+    if isinstance(obj, (list, tuple)):
+        return [_identity_facts(v) for v in obj]
+    return obj
+
+
+def run_digest(facts: Any, length: int = 16) -> str:
+    """The identity of a run product: a hex digest of the facts that change its results.
+
+    The one function that decides whether a cached product (features of a video, a run folder, a
+    LOSO fold, a training checkpoint, an exported spotter) was made with the same settings: the
+    facts (dataclasses, dicts, lists, plain values) are turned into canonical JSON without the
+    :data:`RUNTIME_ONLY` keys and hashed with SHA-256.
+
+    >>> run_digest({"lr": 5e-4, "device": "cuda"}) == run_digest({"lr": 5e-4, "device": "cpu"})
+    True
+    >>> run_digest({"lr": 5e-4}) == run_digest({"lr": 1e-3})
+    False
+    """
+    import hashlib
+    import json
+
+    text = json.dumps(_identity_facts(facts), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def check_choice(where: str, value: Any, options: "tuple | list | set | dict") -> None:
@@ -284,6 +323,30 @@ PROFILES: dict[str, Profile] = {
         train=TrainConfig(epochs=25, batch_size=48, lr=5e-4),
     ),
 }
+
+
+def resolve_profile(profile: "str | Profile", overrides: Mapping[str, Mapping[str, Any]] | None = None
+                    ) -> Profile:
+    """A profile by name (or as given), with optional per-section overrides.
+
+    This is the one path by which a notebook's parameters or a command-line option change a
+    profile's settings: ``overrides`` maps a section to the values to replace, e.g.
+    ``resolve_profile("quick", {"spot": {"t": 0.5}})``; every override is validated like the
+    profile itself (an unknown section, field or value is refused).
+    """
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    if overrides:
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(Profile)} - {"name"})
+        if unknown:
+            raise ValueError(f"unknown profile section(s) {unknown}; choose from "
+                             f"{[f.name for f in dataclasses.fields(Profile) if f.name != 'name']}")
+        for section, values in overrides.items():
+            fields = {f.name for f in dataclasses.fields(getattr(p, section))}
+            bad = sorted(set(values) - fields)
+            if bad:
+                raise ValueError(f"profile section {section!r} has no setting(s) {bad}; known: {sorted(fields)}")
+        p = p.replace(**{s_: dict(v) for s_, v in overrides.items()})
+    return p
 
 
 def get_profile(name: str) -> Profile:

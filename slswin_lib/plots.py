@@ -6,7 +6,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline"]
+__all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline", "plot_fold_losses", "plot_method_scores",
+           "plot_ablation_bars", "plot_labellings", "plot_mosaics"]
 
 
 def _axes(ax, figsize):
@@ -104,4 +105,109 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_fold_losses(losses: Mapping[str, Mapping[str, list[float]]]):
+    """Training loss per epoch of every LOSO fold, one panel per expression type.
+
+    Args:
+        losses: expression type -> fold name -> its per-epoch losses
+            (the second value of :func:`slswin_lib.experiment.read_folds`).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(losses), figsize=(5 * len(losses), 3.2), squeeze=False)
+    for ax, (expression, per_fold) in zip(axes[0], losses.items()):
+        for fold, curve in per_fold.items():
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3, label=fold)
+        ax.set(title=f"{expression.upper()}: training loss per fold", xlabel="epoch", ylabel="MSE")
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None = None):
+    """One video's smoothed scores, threshold, spotted intervals and ground truth, one panel per method.
+
+    Args:
+        sets: method name -> its :class:`~slswin_lib.scores.ScoreSet` of one expression type.
+        spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig` (t and matching).
+        video: the video shown; default the one with the most ground-truth intervals.
+    """
+    import matplotlib.pyplot as plt
+
+    from .scores import spot_score_set
+
+    first = next(iter(sets.values()))
+    if video is None:
+        video = first.gt["video"].value_counts().index[0] if len(first.gt) else first.keys[0]
+    fig, axes = plt.subplots(len(sets), 1, figsize=(11, 2.8 * len(sets)), sharex=True, squeeze=False)
+    for ax, (method, s) in zip(axes[:, 0], sets.items()):
+        _, _, spotted = spot_score_set(s, spot_cfg.t, spot_cfg.mode)
+        plot_spotting(spotted[video], s.gt_of(video), scores=s.scores[video], ax=ax,
+                      title=f"{method}: {video} (k = {s.k_of(video)}, t = {spot_cfg.t})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation_bars(table: pd.DataFrame, ours: str, published: str, *, label: str = "ours",
+                       title: str = "", ylabel: str = "ME F1"):
+    """Bars of our F1 beside the published F1 for each row of an ablation table.
+
+    Args:
+        table: one row per variant, with the columns ``ours`` and ``published``.
+        label: legend text of our bars.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table[ours].astype(float).fillna(0), width=0.4, label=label)
+    ax.bar(x + 0.2, table[published].astype(float), width=0.4, label=published)
+    ax.set_xticks(list(x), table.index)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_labellings(info, k: int, *, title: str = ""):
+    """The original and pseudo labels (paper Section 2.4) of one video's samples, as steps.
+
+    Args:
+        info: a :class:`~slswin_lib.experiment.VideoInfo` (``n_frames``, ``intervals``).
+        k: the frame distance of the samples.
+    """
+    import matplotlib.pyplot as plt
+
+    from .training.labels import original_labels, pseudo_labels
+
+    n = info.n_frames - k
+    fig, ax = plt.subplots(figsize=(11, 2.2))
+    ax.step(np.arange(n), original_labels(n, info.intervals) + 1.1, where="post", label="original (+1.1)")
+    ax.step(np.arange(n), pseudo_labels(n, k, info.intervals), where="post", label="pseudo")
+    ax.set(xlabel="sample i (frames i and i + k)", yticks=[], title=title)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_mosaics(sets: Mapping[int, object]):
+    """The model input (normalised ROI mosaic) of one expression sample at each input size.
+
+    Args:
+        sets: input size -> :class:`~slswin_lib.experiment.ExpressionSet` of the same videos; the
+            sample shown is k frames before the first event of the video with the most events.
+    """
+    import matplotlib.pyplot as plt
+
+    from .training.samples import to_model_input
+
+    first = next(iter(sets.values()))
+    info = max(first.infos, key=lambda i: len(i.intervals))
+    onset = info.intervals[0][0]
+    fig, axes = plt.subplots(1, len(sets), figsize=(3 * len(sets), 3), squeeze=False)
+    for ax, (size, es) in zip(axes[0], sets.items()):
+        sample = to_model_input(np.asarray(es.features[info.key][max(onset - es.k, 0)])[None])[0]
+        ax.imshow(sample.transpose(1, 2, 0))
+        ax.set(title=f"{size} x {size} mosaic", xticks=[], yticks=[])
     return fig

@@ -1,4 +1,8 @@
-"""Writing tables and figures for the notebooks: CSV + Markdown tables, PNG figures, atomically."""
+"""Tables and figures for the notebooks: comparison rows, captions, and writing them to ``figures/``.
+
+Writing is atomic: CSV + Markdown tables (:func:`save_table`), PNG figures (:func:`save_figure`),
+copies of files made elsewhere (:func:`copy_to_figures`).
+"""
 from __future__ import annotations
 
 import os
@@ -8,7 +12,8 @@ import pandas as pd
 
 from .io import atomic_path, atomic_write_text, figures_dir
 
-__all__ = ["save_table", "save_figure"]
+__all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
+           "megc2021_table"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -27,7 +32,7 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
     keep_index = df.index.name is not None or any(n is not None for n in df.index.names)
     with atomic_path(out / f"{name}.csv") as tmp:
         df.to_csv(tmp, index=keep_index)
-    md = _markdown(df, keep_index, floatfmt)
+    md = markdown_table(df, keep_index, floatfmt)
     atomic_write_text(out / f"{name}.md", (f"{caption}\n\n" if caption else "") + md + "\n")
     return out / f"{name}.md"
 
@@ -41,7 +46,7 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _markdown(df: pd.DataFrame, index: bool, floatfmt: str) -> str:
+def markdown_table(df: pd.DataFrame, index: bool = False, floatfmt: str = ".4f") -> str:
     """Markdown with flattened column levels, integers as integers and floats as ``floatfmt``."""
     out = df.copy()
     if isinstance(out.index, pd.MultiIndex):
@@ -59,3 +64,67 @@ def save_figure(fig, name: str, figures: str | os.PathLike | None = None, *, dpi
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     return out
+
+
+def copy_to_figures(path: str | os.PathLike, name: str, figures: str | os.PathLike | None = None) -> Path:
+    """Copy a file written elsewhere (e.g. by :func:`slswin_lib.deploy.spot_video`) into the figures
+    folder as ``name`` (suffix included); returns the new path."""
+    target = figures_dir(figures) / name
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(Path(path).read_bytes())
+    return target
+
+
+def budget_caption(profile, n_subjects: int) -> str:
+    """How much of a LOSO run an ablation trains under ``profile.ablation`` (its tables say so).
+
+    >>> from slswin_lib.config import get_profile
+    >>> budget_caption(get_profile("quick"), 6)
+    'first 2 of 6 LOSO folds, <= 600 training samples per fold'
+    >>> budget_caption(get_profile("paper"), 22)
+    'full LOSO'
+    """
+    a = profile.ablation
+    text = "full LOSO" if a.folds is None else f"first {a.folds} of {n_subjects} LOSO folds"
+    if a.max_train_samples is not None:
+        text += f", <= {a.max_train_samples} training samples per fold"
+    return text
+
+
+def ablation_row(scores, spot_cfg) -> dict:
+    """One row of an ablation table (Tables 4-6): TP/FP/FN and F1 at the profile's t, and F1 with t
+    chosen by nested leave-one-subject-out selection, both with ``spot_cfg.mode`` matching.
+
+    Args:
+        scores: the run's :class:`~slswin_lib.scores.ScoreSet`.
+        spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
+    """
+    from .scores import select_t_loso, spot_score_set
+
+    fixed = spot_score_set(scores, spot_cfg.t, spot_cfg.mode)[0]
+    nested = select_t_loso({"set": scores}, spot_cfg.t_grid, spot_cfg.mode)[0].loc["set"]
+    return {"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn, f"F1 (t = {spot_cfg.t})": fixed.f1,
+            "F1 (nested t)": float(nested["F1"])}
+
+
+def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc")) -> pd.DataFrame:
+    """Tables 2-3: per method, the metrics of each type and overall at the profile's t (each matching
+    mode) and with t chosen by nested leave-one-subject-out selection (``spot_cfg.mode`` matching).
+
+    Args:
+        methods: method name -> expression type -> its :class:`~slswin_lib.scores.ScoreSet`.
+        spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
+
+    Returns:
+        TP/FP/FN/precision/recall/F1 indexed by (method, threshold, matching, type).
+    """
+    from .evaluation import metrics_table
+    from .scores import select_t_loso, spot_score_set
+
+    rows = {}
+    for method, sets in methods.items():
+        for mode in modes:
+            rows[(method, f"t = {spot_cfg.t}", mode)] = metrics_table(
+                {e: spot_score_set(s, spot_cfg.t, mode)[0] for e, s in sets.items()})
+        rows[(method, "nested LOSO t", spot_cfg.mode)] = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode)[0]
+    return pd.concat(rows, names=["method", "threshold", "matching", "type"])

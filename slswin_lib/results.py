@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .io import atomic_write_text, figures_dir
 
-__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "headline_f1"]
+__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "headline_f1", "table_markdown",
+           "README_TABLES", "readme_block"]
 
 #: (heading, notebook, table stems, figure stems, note)
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
@@ -32,8 +33,9 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
 ]
 
 
-def _table(folder: Path, stem: str) -> str | None:
-    path = folder / f"{stem}.md"
+def table_markdown(folder: str | os.PathLike, stem: str) -> str | None:
+    """The Markdown (caption included) of table ``stem`` in ``folder``, or None when not written."""
+    path = Path(folder) / f"{stem}.md"
     return path.read_text().strip() if path.exists() else None
 
 
@@ -44,7 +46,7 @@ def results_markdown(folder: str | os.PathLike | None = None, *, header: str = "
     for heading, notebook, tables, figures, note in SECTIONS:
         out += [f"## {heading}", "", f"*Written by `notebooks/{notebook}.ipynb`.* {note}".rstrip(), ""]
         for stem in tables:
-            text = _table(folder, stem)
+            text = table_markdown(folder, stem)
             out += [text if text is not None else f"*(`{stem}` not generated yet: run `{notebook}`)*", ""]
         out += [f"![{stem}]({stem}.png)" for stem in figures if (folder / f"{stem}.png").exists()]
         out.append("")
@@ -87,3 +89,27 @@ def headline_f1(folder: str | os.PathLike | None = None):
     df = df[df["matching"] == "authors"]
     table = df.pivot_table(index=["method", "threshold"], columns="type", values="F1", sort=False)
     return table[[c for c in ("mae", "me", "overall") if c in table.columns]]
+
+
+#: the ablation tables shown in the README's results block, after the headline F1
+README_TABLES = ("06_table4_architecture", "07_table5_labels", "08_table6_feature_size")
+
+
+def readme_block(folder: str | os.PathLike | None = None, *, profile: str = "quick") -> str:
+    """The README's results block: the headline F1 of notebook 05 and the ablation tables."""
+    from .published import published_f1
+    from .report import markdown_table
+
+    folder = figures_dir(folder)
+    paper = published_f1("casme2")
+    block = [f"Profile `{profile}`, synthetic benchmark (from `figures/results.md`). MEGC 2021 LOSO F1, authors' "
+             f"matching (paper on CAS(ME)^2: MaE {paper['mae']:.4f}, ME {paper['me']:.4f}, overall "
+             f"{paper['overall']:.4f}):", ""]
+    f1 = headline_f1(folder)
+    if f1 is not None:
+        block += [markdown_table(f1.reset_index(), False, ".4f"), ""]
+    for stem in README_TABLES:
+        text = table_markdown(folder, stem)
+        if text:
+            block += [text, ""]
+    return "\n".join(block)

@@ -9,7 +9,8 @@ expression type on a set of videos, in three files:
 * ``gt.csv``: columns ``subject, video_code, onset, offset`` (0-based, inclusive).
 
 This is the format of the authors' released SL-Swin-T predictions
-(:func:`released_score_set`) and of the scores our training writes.
+(:func:`released_score_set`) and of the scores our protocols write (:func:`write_score_set`);
+:func:`load_score_set` reads both.
 """
 from __future__ import annotations
 
@@ -23,18 +24,21 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import Counts, evaluate, match_video, metrics_table
-from .io import atomic_path
+from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
 
 __all__ = [
     "ScoreSet",
     "load_score_set",
+    "write_score_set",
     "released_score_set",
     "spot_score_set",
     "t_sweep",
+    "t_sweeps",
     "select_t_loso",
     "write_submission",
     "read_submission",
+    "submission_table",
     "SUBMISSION_COLUMNS",
 ]
 
@@ -144,6 +148,35 @@ def load_score_set(scores: str | os.PathLike, videos: str | os.PathLike, gt: str
     return ScoreSet(arrays, v, g, name or Path(scores).stem, source=Path(scores).parent)
 
 
+def write_score_set(out_dir: str | os.PathLike, videos: Sequence, scores: Mapping[str, np.ndarray], k: int,
+                    name: str = "", manifest: dict | None = None) -> ScoreSet:
+    """Write ``scores.npz``, ``videos.csv``, ``gt.csv`` (and ``manifest.json``) atomically; return the set.
+
+    Args:
+        out_dir: the folder (created).
+        videos: per video, an object with ``key``, ``subject``, ``video_code``, ``n_frames`` and
+            ``intervals`` (``(onset, offset)`` pairs, 0-based inclusive), e.g.
+            :class:`slswin_lib.experiment.VideoInfo`.
+        scores: video key -> ``(n_frames - k,)`` scores.
+        k: the frame distance of the scores.
+        manifest: facts about the run that produced the scores (written as ``manifest.json``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame([{"subject": i.subject, "video_code": i.video_code, "n_frames": i.n_frames, "k": k}
+                          for i in videos], columns=_VIDEO_COLUMNS)
+    gt = pd.DataFrame([{"subject": i.subject, "video_code": i.video_code, "onset": a, "offset": b}
+                       for i in videos for a, b in i.intervals], columns=_GT_COLUMNS)
+    with atomic_path(out / "videos.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out / "gt.csv") as tmp:
+        gt.to_csv(tmp, index=False)
+    save_npz_atomic(out / "scores.npz", **{i.key: np.asarray(scores[i.key], np.float64) for i in videos})
+    if manifest is not None:
+        atomic_write_json(out / "manifest.json", manifest)
+    return load_score_set(out / "scores.npz", out / "videos.csv", out / "gt.csv", name=name)
+
+
 def released_score_set(expression: str, dataset: str = "casme2") -> ScoreSet:
     """The authors' released SL-Swin-T LOSO scores (bundled, see ``reference/README.md``).
 
@@ -208,6 +241,19 @@ def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors") -> p
     return pd.DataFrame(rows)
 
 
+def t_sweeps(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors") -> dict[str, pd.DataFrame]:
+    """:func:`t_sweep` of each set, plus ``"overall"``: their counts added at each t (F1 recomputed).
+
+    >>> # sweeps = t_sweeps({"me": me, "mae": mae}, profile.spot.t_grid); sweeps["overall"]
+    """
+    sweeps = {name: t_sweep(s, grid, mode) for name, s in sets.items()}
+    if len(sweeps) > 1:
+        counts = sum(sw[["TP", "FP", "FN"]].to_numpy() for sw in sweeps.values())
+        rows = [dict(t=float(t), **Counts(*map(int, c)).as_dict()) for t, c in zip(grid, counts)]
+        sweeps["overall"] = pd.DataFrame(rows)
+    return sweeps
+
+
 def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors"
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Choose t without looking at the test subject (nested leave-one-subject-out selection).
@@ -251,6 +297,24 @@ def write_submission(path: str | os.PathLike, predictions: pd.DataFrame) -> Path
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
     return Path(path)
+
+
+def submission_table(spotted: Mapping[str, Mapping[str, SpotResult]], names: Mapping[str, str] | None = None
+                     ) -> pd.DataFrame:
+    """The MEGC 2022 submission rows of spotted test videos.
+
+    Args:
+        spotted: expression type (``"me"``/``"mae"``) -> video key -> its
+            :class:`~slswin_lib.spotting.SpotResult` (the third value of :func:`spot_score_set`).
+        names: video key -> the ``vid`` the challenge expects (default: the key).
+
+    Returns:
+        One row per spotted interval with columns :data:`SUBMISSION_COLUMNS`.
+    """
+    names = names or {}
+    rows = [{"vid": names.get(key, key), "pred_onset": int(a), "pred_offset": int(b), "type": e}
+            for e, per_video in spotted.items() for key, r in per_video.items() for a, b in r.intervals]
+    return pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
 
 
 def read_submission(path: str | os.PathLike) -> pd.DataFrame:

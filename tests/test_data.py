@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from slswin_lib.data import DataError, Event, load_dataset
-from slswin_lib.data import annotations as ann
+import slswin_lib.data.annotations as ann
+from slswin_lib.data import base
 from slswin_lib.data.casme2 import subject_code
 
 
@@ -104,12 +105,12 @@ def test_rule_videos_with_type_and_k():
 
     a = FramesVideo("d", "s1", "1", 30.0, Path("."), [Event(0, 2, 10, "me")])
     b = FramesVideo("d", "s1", "2", 30.0, Path("."), [Event(0, 20, 40, "mae")])
-    assert ann.videos_with_type([a, b], "me") == [a]
+    assert base.videos_with_type([a, b], "me") == [a]
     # (10 + 11) / 2 = 10.5 -> int((10.5 + 1) / 2) = 5
-    assert ann.compute_k([Event(0, 2, 10, "me"), Event(5, 6, 16, "me")]) == 5
-    assert ann.mean_half_length([Event(0, 2, 10, "me"), Event(5, 6, 16, "me")]) == 5.75
+    assert base.compute_k([Event(0, 2, 10, "me"), Event(5, 6, 16, "me")]) == 5
+    assert base.mean_half_length([Event(0, 2, 10, "me"), Event(5, 6, 16, "me")]) == 5.75
     with pytest.raises(ValueError, match="no events"):
-        ann.compute_k([])
+        base.compute_k([])
 
 
 def test_expression_type_and_subject_code():

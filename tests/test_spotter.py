@@ -1,4 +1,4 @@
-"""Spotting any video (issue 8): deployable checkpoints, the ``spot`` command, its errors.
+"""Spotting any video: deployable checkpoints, the ``spot`` command, its errors.
 
 The test video is a 100-frame mp4 written from the smoke benchmark's subject s02 (frames 140-239),
 which holds exactly one macro-expression and no micro-expression, so the file really goes through
@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from slswin_lib.cli import main
-from slswin_lib.spotter import (BASELINE_K, INTERVAL_COLUMNS, SPOTTER_FORMAT, SpotterError, export_spotter,
-                                load_spotter, rescale_k, spot_video)
+from slswin_lib.deploy import (BASELINE_K, INTERVAL_COLUMNS, SPOTTER_FORMAT, SpotterError, export_spotter,
+                               load_spotter, rescale_k, spot_video)
 
 CLIP_VIDEO, CLIP_START, CLIP_STOP = "s02_0507", 140, 240
 
@@ -42,7 +42,7 @@ def _write_mp4(path: Path, frames, fps: float = 30.0) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_ds():
-    from slswin_lib.pipeline import open_dataset
+    from slswin_lib.experiment import open_dataset
 
     return open_dataset("smoke")
 
@@ -61,7 +61,7 @@ def clip(smoke_ds, tmp_path_factory):
 @pytest.fixture(scope="session")
 def spotters(smoke_ds, tmp_path_factory):
     """Smoke-profile spotters (1 epoch) for both types: {type: (path, ExpressionSet)}."""
-    from slswin_lib.pipeline import expression_set
+    from slswin_lib.experiment import expression_set
 
     out = tmp_path_factory.mktemp("spotters")
     result = {}

@@ -12,7 +12,7 @@ import torch
 
 from slswin_lib.config import get_profile
 from slswin_lib.training.labels import make_labels, original_labels, pseudo_labels
-from slswin_lib.training.protocols import VideoInfo, baseline_score_set, run_loso
+from slswin_lib.experiment import ExpressionSet, VideoInfo, baseline, loso, megc2022
 from slswin_lib.training.samples import augment_positives, downsample_negatives, training_arrays
 from slswin_lib.training.trainer import TrainingError, fit, load_checkpoint
 
@@ -125,6 +125,10 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
         torch.testing.assert_close(a, b, msg=n)
 
 
+def _toy_set(infos, feats, k=3, expression="mae"):
+    return ExpressionSet(expression, k, list(infos), feats, "toy")
+
+
 def _toy_loso(n_subjects=3, n_frames=40, k=3):
     """Features where expression samples carry a bright blob, so the task is learnable."""
     rng = np.random.default_rng(0)
@@ -143,8 +147,7 @@ def _toy_loso(n_subjects=3, n_frames=40, k=3):
 def test_loso_on_a_two_worker_dask_cluster_resumes_finished_folds(tmp_path):
     infos, feats = _toy_loso()
     profile = get_profile("smoke").replace(train={"epochs": 1, "max_train_samples": 32})
-    scores = run_loso(infos, feats, expression="mae", k=3, profile=profile, out_dir=tmp_path / "run",
-                      workers=2, progress=False)
+    scores = loso(_toy_set(infos, feats), profile, out_dir=tmp_path / "run", workers=2, progress=False)
     assert scores.keys == [i.key for i in infos]
     assert all(len(scores.scores[i.key]) == 37 and np.all(np.isfinite(scores.scores[i.key])) for i in infos)
     assert len(scores.gt) == 3
@@ -152,8 +155,7 @@ def test_loso_on_a_two_worker_dask_cluster_resumes_finished_folds(tmp_path):
     assert '"protocol": "MEGC 2021 LOSO"' in manifest and '"git_commit"' in manifest
     # a second call finds every fold done and returns the same scores without training
     before = {p: os.path.getmtime(p) for p in (tmp_path / "run").glob("fold_*/checkpoint.pt")}
-    again = run_loso(infos, feats, expression="mae", k=3, profile=profile, out_dir=tmp_path / "run",
-                     workers=1, progress=False)
+    again = loso(_toy_set(infos, feats), profile, out_dir=tmp_path / "run", workers=1, progress=False)
     assert before == {p: os.path.getmtime(p) for p in (tmp_path / "run").glob("fold_*/checkpoint.pt")}
     for key in scores.keys:
         np.testing.assert_array_equal(again.scores[key], scores.scores[key])
@@ -163,39 +165,36 @@ def test_loso_input_errors(tmp_path):
     infos, feats = _toy_loso()
     profile = get_profile("smoke")
     with pytest.raises(ValueError, match="expected n_frames - k = 38; were the features extracted with k = 2"):
-        run_loso(infos, feats, expression="mae", k=2, profile=profile, out_dir=tmp_path)
+        loso(_toy_set(infos, feats, k=2), profile, out_dir=tmp_path)
     with pytest.raises(ValueError, match=r"subject\(s\) \['s9'\] have no mae video"):
-        run_loso(infos, feats, expression="mae", k=3, profile=profile, out_dir=tmp_path, subjects=["s9"])
+        loso(_toy_set(infos, feats), profile, out_dir=tmp_path, subjects=["s9"])
     no_pos = [VideoInfo(i.key, i.subject, i.video_code, i.n_frames, ()) for i in infos]
     with pytest.raises(TrainingError, match="fold s0: the training videos hold no mae sample"):
-        run_loso(no_pos, feats, expression="mae", k=3, profile=profile, out_dir=tmp_path / "x",
-                 subjects=["s0"], progress=False)
+        loso(_toy_set(no_pos, feats), profile, out_dir=tmp_path / "x", subjects=["s0"], progress=False)
 
 
 def test_baseline_scores_are_roi_flow_magnitude(tmp_path):
     infos, feats = _toy_loso()
-    s = baseline_score_set(infos, feats, expression="mae", k=3, out_dir=tmp_path)
+    s = baseline(_toy_set(infos, feats), out_dir=tmp_path)
     f = feats["s0_0101"]
     np.testing.assert_allclose(s.scores["s0_0101"], np.sqrt(f[..., 0] ** 2 + f[..., 1] ** 2).mean(axis=(1, 2)),
                                rtol=1e-6)
 
 
 def test_megc2022_trains_on_all_and_scores_unseen_videos(tmp_path):
-    from slswin_lib.scores import write_submission, read_submission, spot_score_set
-    from slswin_lib.training.protocols import run_megc2022
+    from slswin_lib.scores import read_submission, spot_score_set, submission_table, write_submission
 
     infos, feats = _toy_loso()
     test = [VideoInfo("t1_clip", "t1", "clip", 40, ())]
     test_feats = {"t1_clip": np.random.default_rng(5).normal(0, 0.1, (37, 42, 42, 3)).astype(np.float32)}
     profile = get_profile("smoke").replace(train={"epochs": 1, "max_train_samples": 32})
-    scores = run_megc2022(infos, feats, test, test_feats, expression="mae", k=3, profile=profile,
-                          out_dir=tmp_path, progress=False)
+    scores = megc2022(_toy_set(infos, feats), _toy_set(test, test_feats), profile, out_dir=tmp_path,
+                      progress=False)
     assert scores.keys == ["t1_clip"] and len(scores.scores["t1_clip"]) == 37 and len(scores.gt) == 0
     _, _, spotted = spot_score_set(scores, 0.6, "megc")
-    rows = [{"vid": "t1_clip", "pred_onset": a, "pred_offset": b, "type": "mae"} for a, b in spotted["t1_clip"].intervals]
-    assert rows, "a peak is always found in non-constant scores"
-    import pandas as pd
-    path = write_submission(tmp_path / "cas_pred.csv", pd.DataFrame(rows))
+    rows = submission_table({"mae": spotted})
+    assert len(rows) and (rows["vid"] == "t1_clip").all(), "a peak is always found in non-constant scores"
+    path = write_submission(tmp_path / "cas_pred.csv", rows)
     assert (read_submission(path)["pred_offset"] - read_submission(path)["pred_onset"] == 6).all()
     manifest = (tmp_path / "manifest.json").read_text()
     assert '"protocol": "MEGC 2022"' in manifest and "s0_0101" in manifest

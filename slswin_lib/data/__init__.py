@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .annotations import compute_k, mean_half_length, videos_with_type
-from .base import EXPRESSION_TYPES, DataError, Dataset, Event, FileVideo, FramesVideo, Skip, Video
+from .base import (EXPRESSION_TYPES, DataError, Dataset, Event, FileVideo, FramesVideo, Skip, Video, compute_k,
+                   mean_half_length, videos_with_type)
 from .synthetic import ensure_synthetic, load_motion, true_displacement
 
 __all__ = [

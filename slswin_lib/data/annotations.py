@@ -1,4 +1,4 @@
-"""Annotation cleaning rules of SPEC section 4 (the authors' code, **[code]**), one function each.
+"""Annotation cleaning rules of the authors' code (**[code]**, see ``docs/method.md``), one function each.
 
 The sheets of CAS(ME)^2 and SAMM-LV give 1-based frame numbers. The rules, in the order the
 readers apply them to one sheet row:
@@ -8,20 +8,20 @@ readers apply them to one sheet row:
    samples); as in the authors' code this applies only to rows with a non-zero offset.
 3. :func:`to_zero_based`: the interval is ``[onset - 1, offset - 1]``.
 4. :func:`check_interval`: an onset after the offset is an error naming the file and row.
-5. :func:`videos_with_type`: a video enters a type's set only with at least one interval.
 
-The k of SPEC 2.1 is :func:`compute_k` over the training events of one type.
+Two rules use the cleaned annotations and live beside the data-set types in
+:mod:`slswin_lib.data.base`: :func:`~slswin_lib.data.base.videos_with_type` (a video enters a type's
+set only with at least one interval) and :func:`~slswin_lib.data.base.compute_k` (paper Section 2.1).
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
 
-from .base import DataError, Event, Video
+from .base import DataError, Event
 
 __all__ = [
     "offset_or_apex", "drop_samm_long_macro", "to_zero_based", "check_interval", "fix_apex",
-    "clean_row", "videos_with_type", "mean_half_length", "compute_k", "expression_type_of",
+    "clean_row", "expression_type_of",
 ]
 
 
@@ -122,25 +122,3 @@ def expression_type_of(label) -> str | None:
     if text.startswith("macro"):
         return "mae"
     return None
-
-
-def videos_with_type(videos: Iterable[Video], type: str) -> list[Video]:
-    """Rule "a video enters a type's set only if it has at least one interval of that type"."""
-    return [v for v in videos if any(e.type == type for e in v.events)]
-
-
-def mean_half_length(events: Sequence[Event]) -> float:
-    """``(mean(offset - onset) + 1) / 2`` over ``events`` (0-based, inclusive; SPEC 2.1)."""
-    if not events:
-        raise ValueError("no events to compute k from; the training set has no interval of this type")
-    mean = sum(e.offset - e.onset for e in events) / len(events)
-    return (mean + 1) / 2
-
-
-def compute_k(events: Sequence[Event]) -> int:
-    """``k = int((mean(offset - onset) + 1) / 2)`` (SPEC 2.1).
-
-    >>> compute_k([Event(0, 5, 11, "me"), Event(100, 104, 110, "me")])  # mean 10.5 -> int(5.75)
-    5
-    """
-    return int(mean_half_length(events))

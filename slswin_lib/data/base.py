@@ -20,7 +20,8 @@ import pandas as pd
 
 __all__ = [
     "EXPRESSION_TYPES", "Event", "Video", "FramesVideo", "FileVideo", "Dataset", "Skip",
-    "DataError", "natural_key", "read_image_rgb",
+    "DataError", "natural_key", "read_image_rgb", "open_workbook", "videos_with_type", "mean_half_length",
+    "compute_k",
 ]
 
 #: the two expression types, in the order used throughout slswin
@@ -60,6 +61,14 @@ class Skip:
     def __str__(self) -> str:
         where = f"{self.file}, row {self.row}" if self.row is not None else self.file
         return f"{where}: {self.reason}"
+
+
+def open_workbook(path: Path | str) -> pd.ExcelFile:
+    """An annotation workbook (``.xlsx``), or a :class:`DataError` naming the file."""
+    try:
+        return pd.ExcelFile(path)
+    except Exception as exc:  # openpyxl raises several types for broken files
+        raise DataError(f"{path}: cannot read the annotation workbook ({exc})") from exc
 
 
 def natural_key(path: Path | str) -> tuple:
@@ -213,6 +222,29 @@ class FileVideo(Video):
             yield self.frame(i)  # sequential access reuses the open capture
 
 
+# -- the rules that use annotations: a type's set of videos, and k ------------------------------------
+def videos_with_type(videos: Iterable[Video], type: str) -> list[Video]:
+    """Rule "a video enters a type's set only if it has at least one interval of that type"."""
+    return [v for v in videos if any(e.type == type for e in v.events)]
+
+
+def mean_half_length(events: Sequence[Event]) -> float:
+    """``(mean(offset - onset) + 1) / 2`` over ``events`` (0-based, inclusive; paper Section 2.1)."""
+    if not events:
+        raise ValueError("no events to compute k from; the training set has no interval of this type")
+    mean = sum(e.offset - e.onset for e in events) / len(events)
+    return (mean + 1) / 2
+
+
+def compute_k(events: Sequence[Event]) -> int:
+    """``k = int((mean(offset - onset) + 1) / 2)`` (paper Section 2.1: half the mean expression length).
+
+    >>> compute_k([Event(0, 5, 11, "me"), Event(100, 104, 110, "me")])  # mean 10.5 -> int(5.75)
+    5
+    """
+    return int(mean_half_length(events))
+
+
 @dataclass
 class Dataset:
     """A list of videos with their ground truth.
@@ -259,14 +291,10 @@ class Dataset:
 
     def select(self, type: str) -> "Dataset":
         """Videos with at least one event of ``type`` (SPEC 4: a video enters a type's set only then)."""
-        from .annotations import videos_with_type
-
         return Dataset(self.name, videos_with_type(self.videos, type), self.root, list(self.skipped))
 
     def mean_half_length(self, type: str) -> float:
         """``(mean(offset - onset) + 1) / 2`` over the events of ``type`` (SPEC 2.1)."""
-        from .annotations import mean_half_length
-
         return mean_half_length([e for v in self.videos for e in v.events_of(type)])
 
     def compute_k(self, type: str) -> int:

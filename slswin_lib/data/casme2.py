@@ -31,7 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from .annotations import clean_row, expression_type_of
-from .base import DataError, Dataset, Event, FramesVideo, Skip, attach_events, natural_key, warn_skips
+from .base import (DataError, Dataset, Event, FramesVideo, Skip, attach_events, natural_key, open_workbook,
+                   warn_skips)
 from .video import frame_files
 
 __all__ = ["SHEET_COLUMNS", "find_sheet", "read_casme2_sheet", "load_casme2", "subject_code",
@@ -70,13 +71,6 @@ def find_sheet(root: Path) -> Path:
     raise FileNotFoundError(f"{root}: no annotation workbook {SHEET_GLOBS[0]!r}; pass sheet=PATH")
 
 
-def _excel(path: Path) -> pd.ExcelFile:
-    try:
-        return pd.ExcelFile(path)
-    except Exception as exc:  # openpyxl raises several types for broken files
-        raise DataError(f"{path}: cannot read the annotation workbook ({exc})") from exc
-
-
 def read_casme2_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFrame, list[Skip]]:
     """Parse a CAS(ME)^2 workbook into cleaned events.
 
@@ -84,7 +78,7 @@ def read_casme2_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFr
     offset (0-based, inclusive; SPEC 4 rules applied), excel_row; and the counted skips.
     """
     path = Path(path)
-    xl = _excel(path)
+    xl = open_workbook(path)
     if len(xl.sheet_names) < 3:
         raise DataError(f"{path}: expected 3 sheets (expressions, naming rule 2, naming rule 1), "
                         f"found {xl.sheet_names}")

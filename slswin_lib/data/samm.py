@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from .annotations import clean_row, expression_type_of
-from .base import DataError, Dataset, Event, FramesVideo, Skip, attach_events, natural_key, warn_skips
-from .casme2 import _excel
+from .base import (DataError, Dataset, Event, FramesVideo, Skip, attach_events, natural_key, open_workbook,
+                   warn_skips)
 from .video import frame_files
 
 __all__ = ["SAMM_REQUIRED", "read_samm_sheet", "load_samm_lv"]
@@ -33,7 +33,7 @@ def read_samm_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFram
     """Parse a SAMM-LV workbook: columns subject, video_id, type, onset, apex, offset
     (0-based, inclusive), excel_row; plus the counted skips."""
     path = Path(path)
-    xl = _excel(path)
+    xl = open_workbook(path)
     raw = pd.read_excel(xl, sheet_name=xl.sheet_names[0], header=None, dtype=object)
     header_row = None
     for i in range(min(len(raw), 30)):

@@ -6,10 +6,12 @@ mosaic. Stage A runs per video, stage B in chunks of ``cfg.chunk`` pairs, both o
 pool (``cv2.setNumThreads(1)`` in each worker), or per video on a Dask cluster when a
 scheduler address is given.
 
-Per video one ``.npz`` is written atomically under
-``<cache_root>/<video key>/k<k>_<digest>.npz`` where the digest covers every parameter that
-changes the output (:func:`cache_params`); a finished video is never recomputed, a changed
-parameter never reuses stale data, and an interrupted run resumes at the first unfinished video.
+Per video two files are written atomically under ``<cache_root>/<video key>/``:
+``k<k>_<digest>.npy``, the features (uncompressed, so that training folds memory-map them), then
+``k<k>_<digest>.npz``, the landmarks, boxes and settings, which marks the video as done. The digest
+(:func:`slswin_lib.config.run_digest`) covers every parameter that changes the output
+(:func:`cache_params`); a finished video is never recomputed, a changed parameter never reuses
+stale data, and an interrupted run resumes at the first unfinished video.
 """
 from __future__ import annotations
 
@@ -25,15 +27,16 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..config import FeatureConfig
-from ..io import cache_dir, save_npz_atomic
+from ..config import RUNTIME_ONLY, FeatureConfig, run_digest
+from ..io import atomic_path, cache_dir, save_npz_atomic
 from .crop import crop_face, face_box, to_crop_coords
 from .flow import FlowComputer, optical_strain
 from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256, to_dlib68
 from .preprocess import minmax_normalise, preprocess_sample, roi_flow_magnitude, scaled_sizes
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
-           "pair_features", "cache_params", "cache_file", "load_cached", "minmax_normalise",
+           "pair_features", "cache_params", "cache_file", "feature_file", "load_cached", "landmarker",
+           "landmark_model_path", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
 #: bump when a code change alters the features (part of the cache key)
@@ -77,7 +80,8 @@ class ArrayVideo:
 
 
 # -- landmark model ----------------------------------------------------------------------------
-def _model_path(model: str | os.PathLike | None) -> Path:
+def landmark_model_path(model: str | os.PathLike | None = None) -> Path:
+    """The face-landmarker model file: ``model``, else the bundled, hash-checked one."""
     if model is None:
         from ..assets import asset_path
 
@@ -93,7 +97,7 @@ def _model_hash(path: str, mtime: float) -> str:
 _LANDMARKERS: dict[tuple, FaceLandmarker] = {}
 
 
-def _landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
+def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
     """One landmarker per process, model and settings (image mode is stateless)."""
     key = (str(model), cfg.landmark_mode, cfg.min_confidence)
     if cfg.landmark_mode == "video":  # tracking state must not leak between videos
@@ -116,7 +120,7 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
 
     key = getattr(video, "key", "video")
     n = int(video.n_frames)
-    lm = _landmarker(_model_path(model), cfg)
+    lm = landmarker(landmark_model_path(model), cfg)
     size = cfg.face_size
     crops = np.zeros((n, size, size), np.uint8)
     meshes: list[np.ndarray | None] = []
@@ -225,8 +229,8 @@ def _video_fingerprint(video) -> str:
 def cache_params(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None
                  ) -> dict[str, Any]:
     """Everything that determines a video's features (the cache key, also saved beside them)."""
-    path = _model_path(model)
-    out = {k_: v for k_, v in dataclasses.asdict(cfg).items() if k_ not in ("workers", "chunk")}
+    path = landmark_model_path(model)
+    out = {k_: v for k_, v in dataclasses.asdict(cfg).items() if k_ not in RUNTIME_ONLY}
     out["flow_params"] = [list(p) for p in cfg.flow_params]
     out.update(video=video.key, k=int(k), video_fingerprint=_video_fingerprint(video),
                landmark_model_sha256=_model_hash(str(path), path.stat().st_mtime),
@@ -240,18 +244,26 @@ def _safe(name: str) -> str:
 
 def cache_file(video, k: int, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
                model: str | os.PathLike | None = None) -> Path:
-    """Where ``video``'s features for ``(k, cfg)`` are cached."""
-    params = cache_params(video, k, cfg, model=model)
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    """Where ``video``'s landmarks and settings for ``(k, cfg)`` are cached (written last: the done mark)."""
+    digest = run_digest(cache_params(video, k, cfg, model=model))
     root = Path(cache_root) if cache_root is not None else cache_dir("features")
     return root / _safe(video.key) / f"k{int(k)}_{digest}.npz"
 
 
+def feature_file(video, k: int, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
+                 model: str | os.PathLike | None = None) -> Path:
+    """Where ``video``'s features for ``(k, cfg)`` are cached: ``(n_frames - k, 2r, 2r, 3)`` float32 ``.npy``."""
+    return cache_file(video, k, cfg, cache_root, model=model).with_suffix(".npy")
+
+
 def load_cached(path: str | os.PathLike) -> dict[str, Any]:
-    """Contents of a cache file: ``features``, ``pts68``, ``boxes``, ``missing`` and ``params``."""
+    """Contents of a cache entry (its ``.npz``): ``features`` (memory-mapped), ``pts68``, ``boxes``,
+    ``missing`` and ``params``."""
+    path = Path(path)
     with np.load(path) as z:
         out = {name: z[name] for name in z.files if name != "params"}
         out["params"] = json.loads(str(z["params"]))
+    out["features"] = np.load(path.with_suffix(".npy"), mmap_mode="r")
     return out
 
 
@@ -263,11 +275,11 @@ _TRACK_FIELDS = ("face_size", "crop_margin", "landmark_mode", "min_confidence")
 def track_file(video, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
                model: str | os.PathLike | None = None) -> Path:
     """Where ``video``'s face track (stage A) is cached, keyed by what decides it."""
-    path = _model_path(model)
+    path = landmark_model_path(model)
     params = {f: getattr(cfg, f) for f in _TRACK_FIELDS}
     params.update(video=video.key, video_fingerprint=_video_fingerprint(video), code_version=CODE_VERSION,
                   landmark_model_sha256=_model_hash(str(path), path.stat().st_mtime))
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    digest = run_digest(params)
     root = Path(cache_root) if cache_root is not None else cache_dir("features")
     return root / _safe(video.key) / f"track_{digest}.npz"
 
@@ -282,7 +294,9 @@ def _save_track(path: Path, track: FaceTrack) -> None:
 
 
 def _save(path: Path, features: np.ndarray, track: FaceTrack, params: dict) -> None:
-    save_npz_atomic(path, features=features.astype(np.float32), pts68=track.pts68,
+    with atomic_path(path.with_suffix(".npy")) as tmp:
+        np.save(tmp, np.ascontiguousarray(features, dtype=np.float32))
+    save_npz_atomic(path, pts68=track.pts68,
                     boxes=track.boxes, missing=track.missing,
                     params=np.array(json.dumps(params, sort_keys=True)))
 
@@ -335,9 +349,9 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
         raise FeatureError(f"video keys are not unique: {sorted(k_ for k_ in keys if keys.count(k_) > 1)}")
     for v in videos:
         _check_length(v, k)
-    model = str(_model_path(model))
+    model = str(landmark_model_path(model))
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
-    todo = [v for v in videos if not paths[v.key].exists()]
+    todo = [v for v in videos if not (paths[v.key].exists() and paths[v.key].with_suffix(".npy").exists())]
     n_workers = workers if workers is not None else cfg.workers
     n_workers = n_workers or os.cpu_count() or 1
 
@@ -371,7 +385,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     elif todo:
         _run_pool(todo, k, cfg, model, n_workers, finish, progress, tracks)
     bar.close()
-    return {v.key: load_cached(paths[v.key])["features"] for v in videos}
+    return {v.key: np.load(paths[v.key].with_suffix(".npy"), mmap_mode="r") for v in videos}
 
 
 def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: int,

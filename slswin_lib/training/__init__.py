@@ -1,7 +1,8 @@
-"""Training and the MEGC protocols (SPEC 2.4, 3, 4).
+"""Training one model (paper Section 3.3): labels, training arrays, the training loop.
 
-* :mod:`.labels`     original and pseudo labels
-* :mod:`.samples`    training arrays: downsampling, ME augmentation, min-max normalisation
-* :mod:`.trainer`    the training loop with per-epoch checkpoints, resume and prediction
-* :mod:`.protocols`  LOSO (MEGC 2021) and train-on-2021 / test-on-2022 (MEGC 2022), folds on Dask
+* :mod:`.labels`   original and pseudo labels (Section 2.4, Table 5)
+* :mod:`.samples`  training arrays: downsampling, ME augmentation, min-max normalisation
+* :mod:`.trainer`  the training loop with checkpoints, resume and prediction
+
+The protocols that train one model per fold (LOSO, MEGC 2022) live in :mod:`slswin_lib.experiment`.
 """

@@ -1,0 +1,18 @@
+"""Deployment: spotters trained on a whole data set, and spotting any video with them.
+
+Module map (builds on :mod:`slswin_lib.experiment`):
+
+* :mod:`~slswin_lib.deploy.checkpoint`  the spotter checkpoint format: :func:`export_spotter`,
+  :func:`load_spotter`, the choice of t (:func:`deploy_t`), k at another frame rate (:func:`rescale_k`)
+* :mod:`~slswin_lib.deploy.spot`        :func:`spot_video` / :func:`spot_report` on any video file or
+  frame folder, their plots and :func:`apex_montage`
+"""
+from .checkpoint import (EXPRESSION_TYPES, KNOWN_FPS, SPOTTER_FORMAT, SpotterError, deploy_t, export_spotter,
+                         feature_config_from_dict, feature_config_to_dict, load_spotter, rescale_k, spotter_table)
+from .spot import (BASELINE_FPS, BASELINE_K, BASELINE_SCORER, BASELINE_T, INTERVAL_COLUMNS, TypeSpotting,
+                   VideoSpotting, apex_montage, plot_video_spotting, spot_report, spot_video)
+
+__all__ = ["EXPRESSION_TYPES", "KNOWN_FPS", "SPOTTER_FORMAT", "SpotterError", "deploy_t", "export_spotter",
+           "feature_config_from_dict", "feature_config_to_dict", "load_spotter", "rescale_k", "spotter_table", "BASELINE_FPS",
+           "BASELINE_K", "BASELINE_SCORER", "BASELINE_T", "INTERVAL_COLUMNS", "TypeSpotting", "VideoSpotting",
+           "apex_montage", "plot_video_spotting", "spot_report", "spot_video"]

@@ -1,0 +1,156 @@
+"""One fold (train on some videos, score others) and mapping folds over workers.
+
+A fold is described by a :class:`FoldJob`; :func:`train_fold` runs it in its own folder and is
+resumable: a fold whose ``scores.npz`` exists is done (its record's identity digest must match,
+else it is refused rather than silently reused); an unfinished fold resumes at its last
+checkpoint. :func:`map_folds` runs jobs in this process, on a local Dask cluster or on an existing
+scheduler. Features reach the workers as cache files that each worker memory-maps.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..config import TrainConfig, run_digest
+from ..io import save_npz_atomic
+from .runs import read_fold_record, write_fold_record
+from .sets import VideoInfo
+
+__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds"]
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """Everything one fold needs.
+
+    Attributes:
+        fold_dir: the fold's folder (checkpoint, record, scores).
+        name: the fold's name (the held-out subject, or ``"all"``).
+        train: videos to train on; ``test``: videos to score (may be empty).
+        inputs: video key -> its cached feature file (memory-mapped by the worker) or the
+            ``(n_frames - k, S, S, 3)`` array itself.
+        k: frame distance; ``expression``: ``"me"`` or ``"mae"``.
+        train_cfg: the training settings; ``model_name``: a registered model.
+        threads: torch threads in the worker (None: leave as is).
+    """
+
+    fold_dir: str
+    name: str
+    train: tuple[VideoInfo, ...]
+    test: tuple[VideoInfo, ...]
+    inputs: Mapping[str, Any]
+    k: int
+    expression: str
+    train_cfg: TrainConfig
+    model_name: str
+    threads: int | None = None
+
+
+@dataclass
+class FoldResult:
+    """A finished fold: held-out scores (video key -> ``(n_frames - k,)``) and its record."""
+
+    name: str
+    scores: dict[str, np.ndarray]
+    record: dict[str, Any]
+
+
+def fold_identity(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int, expression: str,
+                  train_cfg: TrainConfig, model_name: str) -> str:
+    """The :func:`~slswin_lib.config.run_digest` of everything that decides a fold's scores
+    (except the feature values, whose own digest names their cache files)."""
+    return run_digest({"train": list(train), "test": list(test), "k": k, "expression": expression,
+                       "model": model_name, "train_cfg": train_cfg})
+
+
+def _features(source: Any) -> np.ndarray:
+    return np.load(source, mmap_mode="r") if isinstance(source, (str, os.PathLike)) else source
+
+
+def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
+    """Train on ``job.train``, score ``job.test``; writes the record, then ``scores.npz`` last."""
+    import torch
+
+    from ..training.labels import make_labels
+    from ..training.samples import to_model_input, training_arrays
+    from ..training.trainer import TrainingError, fit, predict
+
+    fold = Path(job.fold_dir)
+    done = fold / "scores.npz"
+    identity = fold_identity(job.train, job.test, job.k, job.expression, job.train_cfg, job.model_name)
+    if done.exists():
+        record = read_fold_record(fold)
+        if record.get("fingerprint") != identity:
+            raise TrainingError(f"{fold} holds a finished fold trained with other settings (model, data, k "
+                                "or training options); delete the folder or run under another tag")
+        with np.load(done) as z:
+            return FoldResult(job.name, {key: z[key] for key in z.files}, record)
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    cfg, k = job.train_cfg, job.k
+    t0 = time.perf_counter()
+    labels = [make_labels(i.n_frames - k, k, i.intervals, cfg.labelling) for i in job.train]
+    if not any(lab.any() for lab in labels):
+        raise TrainingError(f"fold {job.name}: the training videos hold no {job.expression} sample; "
+                            "a model cannot learn from negatives only (check the annotations)")
+    rng = np.random.default_rng(cfg.seed)
+    x, y = training_arrays([_features(job.inputs[i.key]) for i in job.train], labels,
+                           keep_negatives=cfg.keep_negatives, augment=cfg.augment and job.expression == "me",
+                           rng=rng, blur_ksize=cfg.blur_ksize, noise_std=cfg.noise_std,
+                           max_samples=cfg.max_train_samples)
+    t_prepare = time.perf_counter() - t0
+    model, history = fit(job.model_name, x, y, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                         seed=cfg.seed, checkpoint=fold / "checkpoint.pt", device=cfg.device,
+                         progress=progress, desc=f"fold {job.name}",
+                         meta={"k": k, "expression": job.expression, "labelling": cfg.labelling, "fold": job.name})
+    t_train = time.perf_counter() - t0 - t_prepare
+    scores = {i.key: predict(model, to_model_input(_features(job.inputs[i.key])),
+                             batch_size=cfg.predict_batch_size) for i in job.test}
+    record = {"fingerprint": identity, "history": history.as_dict(), "prepare_seconds": t_prepare,
+              "train_seconds": t_train, "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
+              "n_train": int(len(y)), "n_train_positive": int((y > 0).sum()),
+              "n_test": int(sum(len(s) for s in scores.values()))}
+    write_fold_record(fold, record)
+    save_npz_atomic(done, **scores)
+    return FoldResult(job.name, scores, record)
+
+
+def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str | None = None,
+              progress: bool = True) -> list[FoldResult]:
+    """Run fold jobs in-process (``workers <= 1``), on a local Dask cluster of ``workers`` processes,
+    or on the cluster at ``scheduler_address``; results in the order of ``jobs``."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc="folds", unit="fold", disable=not progress)
+    results: list[FoldResult] = []
+    if scheduler_address is None and workers <= 1:
+        for job in jobs:
+            results.append(train_fold(job, progress=progress))
+            bar.update(1)
+        bar.close()
+        return results
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler_address is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+    client = Client(scheduler_address or cluster)
+    try:
+        futures = [client.submit(train_fold, job, progress=False, pure=False, key=f"fold-{job.name}")
+                   for job in jobs]
+        for fut in as_completed(futures):
+            results.append(fut.result())
+            bar.update(1)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        bar.close()
+    order = {job.name: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order[r.name])

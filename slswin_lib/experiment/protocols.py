@@ -1,0 +1,178 @@
+"""The MEGC protocols on one expression type (paper Section 3.1), each writing a score set.
+
+* :func:`loso`: MEGC 2021 leave-one-subject-out: each fold trains on the other subjects' videos and
+  scores the held-out subject's videos.
+* :func:`ablation_loso`: :func:`loso` under the profile's ablation budget (Tables 4-6).
+* :func:`train_all`: one model trained on every video of a set (no held-out subject); used by
+  :func:`megc2022` and by the exported spotters (:mod:`slswin_lib.deploy`).
+* :func:`megc2022`: MEGC 2022: train on one data set, score the unseen test videos (Table 1).
+* :func:`baseline`: the training-free floor in the same harness (mean ROI flow magnitude).
+
+Each protocol writes a *score set* (``scores.npz``, ``videos.csv``, ``gt.csv``, the format of the
+authors' released predictions, :mod:`slswin_lib.scores`) plus ``manifest.json`` to its run folder
+(:mod:`slswin_lib.experiment.runs`), so trained models are spotted and evaluated by the same code
+as the released scores. Everything is resumable (:mod:`slswin_lib.experiment.folds`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..config import Profile, resolve_profile, run_digest
+from ..scores import ScoreSet, write_score_set
+from .folds import FoldJob, FoldResult, map_folds, train_fold
+from .runs import run_folder, run_manifest
+from .sets import ExpressionSet, check_input_size
+
+__all__ = ["loso", "ablation_loso", "train_all", "megc2022", "baseline", "run_tag"]
+
+
+def _check_features(es: ExpressionSet) -> None:
+    for i in es.infos:
+        if i.key not in es.features:
+            raise ValueError(f"no features for video {i.key}; extract them first")
+        if len(es.features[i.key]) != i.n_frames - es.k:
+            raise ValueError(f"video {i.key}: {len(es.features[i.key])} feature samples, expected "
+                             f"n_frames - k = {i.n_frames - es.k}; were the features extracted with k = {es.k}?")
+
+
+def run_tag(p: Profile, es: ExpressionSet, model_name: str, n_folds: int | None = None) -> str:
+    """``<model>-<labelling>[-<n>folds]-<digest>``: the run folder name of a LOSO run, the digest
+    (:func:`~slswin_lib.config.run_digest`) covering the training, model and feature settings and k."""
+    digest = run_digest({"train": p.train, "features": p.features, "model": p.model, "k": es.k}, length=8)
+    folds = f"-{n_folds}folds" if n_folds is not None else ""
+    return f"{model_name}-{p.train.labelling}{folds}-{digest}"
+
+
+def _threads(workers: int) -> int | None:
+    return max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else None
+
+
+def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = None,
+         labelling: str | None = None, subjects: Sequence[str] | None = None,
+         out_dir: str | os.PathLike | None = None, workers: int | None = None,
+         scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+    """MEGC 2021 leave-one-subject-out of one model on one expression set; the held-out score set.
+
+    Args:
+        es: the expression set (:func:`~slswin_lib.experiment.expression_set`).
+        profile: its ``train`` and ``model`` sections are used.
+        model_name: registered model; default ``profile.model.name``.
+        labelling: ``"pseudo"`` or ``"original"`` (Table 5); default the profile's.
+        subjects: the held-out subjects to run (default all: the full LOSO). A subset is a budget
+            knob of the quick profile's ablations; their tables say so.
+        out_dir: the run folder; default ``runs/<dataset>/<run_tag>/<expression>``, so a changed
+            setting never reuses stale folds.
+        workers: parallel folds on a local Dask cluster (default ``profile.train.fold_workers``).
+        scheduler_address: an existing Dask scheduler to send the folds to.
+    """
+    p = resolve_profile(profile)
+    model_name = model_name or p.model.name
+    if labelling is not None and labelling != p.train.labelling:
+        p = p.replace(train={"labelling": labelling})
+    check_input_size(es, model_name)
+    _check_features(es)
+    all_subjects = es.subjects
+    held_out = list(subjects) if subjects is not None else all_subjects
+    missing = sorted(set(held_out) - set(all_subjects))
+    if missing:
+        raise ValueError(f"subject(s) {missing} have no {es.expression} video; LOSO folds exist for {all_subjects}")
+    if out_dir is None:
+        out_dir = run_folder(p, es.dataset, run_tag(p, es, model_name, None if subjects is None else len(held_out)),
+                             es.expression)
+    out = Path(out_dir)
+    workers = p.train.fold_workers if workers is None else workers
+    inputs = es.inputs()
+    jobs = [FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in es.infos if i.subject != s),
+                    tuple(i for i in es.infos if i.subject == s), inputs, es.k, es.expression, p.train, model_name,
+                    _threads(workers)) for s in held_out]
+    t0 = time.perf_counter()
+    results = map_folds(jobs, workers, scheduler_address, progress)
+    scores = {key: s for r in results for key, s in r.scores.items()}
+    tested = [i for i in es.infos if i.key in scores]
+    folds = [{"name": r.name, **{k_: r.record.get(k_) for k_ in ("prepare_seconds", "train_seconds", "predict_seconds",
+                                                                 "n_train", "n_train_positive", "n_test")}}
+             for r in results]
+    manifest = run_manifest(protocol="MEGC 2021 LOSO", expression=es.expression, k=es.k, model=model_name,
+                            profile=p.to_dict(), subjects=held_out, all_subjects=all_subjects, folds=folds,
+                            wall_seconds=time.perf_counter() - t0, workers=workers,
+                            scheduler_address=scheduler_address)
+    return write_score_set(out, tested, scores, es.k, name=f"{model_name} {es.expression}", manifest=manifest)
+
+
+def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str, labelling: str | None = None,
+                  scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+    """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
+    subjects and at most ``max_train_samples`` training samples per fold (the paper profile: the full
+    LOSO, identical to :func:`loso`)."""
+    p = resolve_profile(profile)
+    a = p.ablation
+    if a.max_train_samples is not None:
+        p = p.replace(train={"max_train_samples": a.max_train_samples})
+    subjects = None if a.folds is None else es.subjects[:a.folds]
+    return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
+                scheduler_address=scheduler_address, progress=progress)
+
+
+def train_all(es: ExpressionSet, profile: str | Profile, fold_dir: str | os.PathLike, *,
+              model_name: str | None = None, test: ExpressionSet | None = None, progress: bool = True) -> FoldResult:
+    """Train one model on every video of ``es`` (no held-out subject) and score ``test``'s videos.
+
+    The model's checkpoint is ``fold_dir/checkpoint.pt``; its record says how it was trained. A
+    finished run with the same settings is reused, an interrupted one resumes.
+    """
+    p = resolve_profile(profile)
+    model_name = model_name or p.model.name
+    check_input_size(es, model_name)
+    _check_features(es)
+    inputs = {**es.inputs(), **(test.inputs() if test is not None else {})}
+    job = FoldJob(str(fold_dir), "all", tuple(es.infos), tuple(test.infos) if test is not None else (), inputs,
+                  es.k, es.expression, p.train, model_name)
+    return train_fold(job, progress=progress)
+
+
+def megc2022(train: ExpressionSet, test: ExpressionSet, profile: str | Profile, *, out_dir: str | os.PathLike,
+             model_name: str | None = None, progress: bool = True) -> ScoreSet:
+    """MEGC 2022: train on all of ``train``, score the unseen ``test`` videos (usually no ground truth).
+
+    ``test`` must be extracted with ``train``'s k (``expression_set(..., k=train.k, all_videos=True)``).
+    Returns the test videos' score set; spot it and write the submission with
+    :func:`slswin_lib.scores.submission_table` and :func:`slswin_lib.scores.write_submission`.
+    """
+    p = resolve_profile(profile)
+    model_name = model_name or p.model.name
+    if test.k != train.k:
+        raise ValueError(f"the test set's features use k = {test.k} but the model is trained with k = {train.k}; "
+                         "extract the test set with expression_set(..., k=train.k, all_videos=True)")
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    result = train_all(train, p, out / "model", model_name=model_name, test=test, progress=progress)
+    manifest = run_manifest(protocol="MEGC 2022", expression=train.expression, k=train.k, model=model_name,
+                            profile=p.to_dict(), train_videos=[i.key for i in train.infos],
+                            wall_seconds=time.perf_counter() - t0)
+    return write_score_set(out, test.infos, result.scores, train.k,
+                           name=f"{model_name} {train.expression} MEGC 2022", manifest=manifest)
+
+
+def baseline(es: ExpressionSet, profile: str | Profile | None = None, *,
+             out_dir: str | os.PathLike | None = None) -> ScoreSet:
+    """The training-free baseline's score set: each sample's score is its mean ROI flow magnitude.
+
+    Args:
+        profile: names the run folder (``runs/<dataset>/baseline-flow-magnitude/<expression>``)
+            when ``out_dir`` is not given.
+    """
+    from ..features.preprocess import roi_flow_magnitude
+
+    if out_dir is None:
+        if profile is None:
+            raise ValueError("give the profile (for the run folder) or out_dir")
+        out_dir = run_folder(profile, es.dataset, "baseline-flow-magnitude", es.expression)
+    scores = {i.key: roi_flow_magnitude(np.asarray(es.features[i.key])).astype(np.float64) for i in es.infos}
+    manifest = run_manifest(protocol="training-free baseline (mean ROI flow magnitude)",
+                            expression=es.expression, k=es.k)
+    return write_score_set(out_dir, es.infos, scores, es.k, name=f"baseline {es.expression}", manifest=manifest)

@@ -1,0 +1,119 @@
+"""Run folders and what they record: manifests, per-fold records, finding a run again.
+
+Layout under ``work_dir(profile)`` (``$SLSWIN_WORK`` or ``<repo>/runs/<profile>``)::
+
+    runs/<dataset>/<tag>/<expression>/         one protocol run (a score set + manifest.json)
+        fold_<subject>/fold.json               one LOSO fold's record (written by experiment.folds)
+        fold_<subject>/checkpoint.pt           its training checkpoint (resume)
+        fold_<subject>/scores.npz              its held-out scores (written last: the done mark)
+
+The tag names the model, the labels and the :func:`~slswin_lib.config.run_digest` of the settings,
+so a changed setting never reuses a stale run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import Profile, resolve_profile
+from ..io import atomic_write_json, repo_root, work_dir
+
+__all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
+           "read_folds", "find_loso_run"]
+
+#: file name of a fold's record inside its folder
+FOLD_RECORD = "fold.json"
+
+
+def run_folder(profile: str | Profile, dataset: str, *parts: str) -> Path:
+    """``work_dir(profile)/runs/<dataset>/<parts...>`` (created)."""
+    return work_dir(resolve_profile(profile).name, "runs", dataset, *parts)
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout this package runs from (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_manifest(**facts: Any) -> dict[str, Any]:
+    """Facts that identify a run: versions, git commit, machine, plus the given ones."""
+    import timm
+    import torch
+
+    from .. import __version__
+
+    return {"slswin": __version__, "git_commit": git_commit(), "torch": torch.__version__,
+            "timm": timm.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "machine": platform.machine(), "cuda": torch.cuda.is_available(),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts}
+
+
+def write_fold_record(fold_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """Write a fold's record (identity digest, training history, sizes, seconds) atomically."""
+    return atomic_write_json(Path(fold_dir) / FOLD_RECORD, record)
+
+
+def read_fold_record(fold_dir: str | os.PathLike) -> dict[str, Any]:
+    """A fold's record as written by :func:`write_fold_record`."""
+    return json.loads((Path(fold_dir) / FOLD_RECORD).read_text())
+
+
+def read_folds(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, list[float]]]:
+    """Per-fold facts of a LOSO run folder: training size, seconds, losses per epoch.
+
+    Returns:
+        A DataFrame with one row per fold (fold, n_train, n_train_positive, n_test, train_seconds,
+        predict_seconds, epochs, final_loss) and a dict fold -> list of epoch losses.
+    """
+    rows, losses = [], {}
+    for path in sorted(Path(run_dir).glob(f"fold_*/{FOLD_RECORD}")):
+        info = read_fold_record(path.parent)
+        fold = path.parent.name.removeprefix("fold_")
+        losses[fold] = info["history"]["loss"]
+        rows.append({"fold": fold, "n_train": info["n_train"], "n_train_positive": info["n_train_positive"],
+                     "n_test": info["n_test"], "train_seconds": info["train_seconds"],
+                     "predict_seconds": info["predict_seconds"], "epochs": len(losses[fold]),
+                     "final_loss": losses[fold][-1] if losses[fold] else float("nan")})
+    return pd.DataFrame(rows), losses
+
+
+def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -> Path | None:
+    """The newest full-LOSO run folder of this model, expression set, k, labels and feature settings.
+
+    Args:
+        es: the :class:`~slswin_lib.experiment.ExpressionSet` the run was trained on.
+
+    Returns:
+        The run folder (holding ``scores.npz``, ``videos.csv``, ``gt.csv``, ``manifest.json``), or
+        None when no finished run matches.
+    """
+    import dataclasses
+
+    p = resolve_profile(profile)
+    root = run_folder(p, es.dataset)
+    found = []
+    for manifest in root.glob(f"{model_name}-{labelling}*/{es.expression}/manifest.json"):
+        try:
+            m = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        prof = m.get("profile") or {}
+        if (m.get("protocol") == "MEGC 2021 LOSO" and m.get("model") == model_name and m.get("k") == es.k
+                and sorted(map(str, m.get("subjects", []))) == sorted(map(str, es.subjects))
+                and prof.get("train", {}).get("labelling") == labelling
+                and prof.get("features") == json.loads(json.dumps(dataclasses.asdict(p.features)))
+                and (manifest.parent / "scores.npz").exists()):
+            found.append((str(m.get("written", "")), manifest.parent))
+    return max(found)[1] if found else None
