@@ -64,10 +64,10 @@ def check_threshold_factor(where: str, t: Any) -> float:
 
     >>> check_threshold_factor("--t", 0.6)
     0.6
-    >>> check_threshold_factor("--t", 1.5)
+    >>> check_threshold_factor("--t", 1.5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: --t = 1.5 is outside (0, 1]: t is the threshold factor in T = mean + t (max - mean) of the smoothed scores, so t > 1 spots nothing and t <= 0 spots almost every bump; the paper uses t = 0.60
+    ValueError: --t = 1.5 is outside (0, 1]: t is the threshold factor in T = mean + t (max - mean) ...
     """
     try:
         value = float(t)
