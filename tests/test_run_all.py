@@ -1,7 +1,7 @@
 """``./run_all.sh``: the Jupyter kernel of the venv, ``lab``, and the per-folder run lock.
 
 The kernel tests use a real virtual environment made here (no pip: a ``.pth`` file lends it the
-test interpreter's packages) so that registration writes into a throw-away prefix. The lock
+test interpreter's site-packages folders) so that registration writes into a throw-away prefix. The lock
 tests use a stand-in ``python`` that records its arguments and waits for a signal file, so a
 run of ``./run_all.sh`` can be held in the middle while a second one is started.
 """
@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import subprocess
-import sysconfig
+import sys
 import time
 import venv
 from pathlib import Path
@@ -49,7 +49,8 @@ def lent_venv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("venv") / "venv"
     venv.create(path, with_pip=False)
     site = next((path / "lib").glob("python3*/site-packages"))
-    (site / "lent_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    lent = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (site / "lent_packages.pth").write_text("".join(p + "\n" for p in lent))
     _stamp(path)
     return path
 
