@@ -101,6 +101,7 @@ take_lock() {
             pid=""
         elif ! kill -0 "$pid" 2>/dev/null; then
             echo "  pid $pid has ended, but processes it started (papermill, pytest) still hold the lock" >&2
+            pid=""
         fi
         echo "  wait for it to finish, stop it${pid:+ (kill $pid)}, or run with another --profile or SLSWIN_WORK" >&2
         exit 3
