@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
-# Regenerate every table and figure of SL-Swin (He, Chen & Zhong 2023), or run the test suite.
+# Regenerate every table and figure of SL-Swin (He, Chen & Zhong 2023), run the test suite, or
+# step through the notebooks in JupyterLab.
 #
 #   ./run_all.sh                          all notebooks, quick profile, synthetic benchmark
 #   ./run_all.sh --profile paper --dataset casme2 --data-root /data/CASME2
 #   ./run_all.sh --only 09                notebooks whose name starts with 09
 #   ./run_all.sh --from 06                notebooks 06 onwards (e.g. after fixing a failure)
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
+#   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on notebooks/ with the kernel "slswin" (this
+#                                         .venv); notebooks run by hand use profile P (default
+#                                         $SLSWIN_PROFILE, else quick); ARGS go to jupyter lab
+#   ./run_all.sh kernel                   only (re-)register the Jupyter kernel "slswin" in .venv
 #
+# Options of a notebook run: --profile smoke|quick|paper, --dataset NAME --data-root DIR,
+# --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler).
 # Each call sets itself up: a virtual environment in .venv (or $SLSWIN_VENV) is created on
-# first use and re-synced whenever pyproject.toml changes; assets come from PyPI packages.
+# first use and re-synced whenever pyproject.toml changes, with the Jupyter kernel "slswin"
+# registered in it; assets come from PyPI packages.
+# A run writes into runs/<profile>/ ($SLSWIN_WORK if set; runs/test for `test`) and holds a lock
+# there: a second run on the same folder stops at once and names the running one.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
-VENV=${SLSWIN_VENV:-$ROOT/.venv}
+VENV=$(realpath -ms "${SLSWIN_VENV:-$ROOT/.venv}")
 PY=${PYTHON:-python3}
+KERNEL=slswin
+KERNEL_DISPLAY="Python 3 (slswin)"
+LOCK_NAME=.run_all.lock
+CMDLINE="./run_all.sh${*:+ $*}"
+LOCK_FILE=""
+FORCE_KERNEL=""
+
+usage() {
+    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"
+}
+
+need_value() {
+    if [ $# -lt 2 ]; then
+        echo "run_all.sh: $1 needs a value (see ./run_all.sh --help)" >&2
+        exit 2
+    fi
+}
+
+kernel_json() {
+    echo "$VENV/share/jupyter/kernels/$KERNEL/kernel.json"
+}
+
+register_kernel() {
+    # --sys-prefix: the kernel lives in the venv, where the venv's JupyterLab (and papermill, nbval) look
+    "$VENV/bin/python" -m ipykernel install --sys-prefix --name "$KERNEL" --display-name "$KERNEL_DISPLAY" >/dev/null
+    echo "[setup] Jupyter kernel \"$KERNEL\" ($KERNEL_DISPLAY) runs $VENV/bin/python"
+}
 
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -29,47 +66,118 @@ setup() {
         "$VENV/bin/python" -m pip install --quiet -e "$ROOT"
         echo "$want" > "$stamp"
     fi
+    if [ -n "$FORCE_KERNEL" ] || ! grep -qF "\"$VENV/bin/python\"" "$(kernel_json)" 2>/dev/null; then
+        register_kernel
+    fi
     "$VENV/bin/python" -m slswin_lib fetch-assets --quiet
 }
 
+flock_fd9() {
+    if command -v flock >/dev/null; then
+        flock -n 9
+    else
+        "$PY" -c 'import fcntl; fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)' 2>/dev/null
+    fi
+}
+
+release_lock() {
+    # an empty lock file marks a run that ended normally; a killed run leaves its line behind
+    [ -n "$LOCK_FILE" ] && : > "$LOCK_FILE"
+}
+
+take_lock() {
+    # $1: the folder this run writes into. The lock is an flock on fd 9 (kept by the processes
+    # this run starts), so the kernel releases it when they all end, however they end.
+    local dir=$1 holder pid
+    mkdir -p "$dir"
+    LOCK_FILE="$dir/$LOCK_NAME"
+    exec 9>>"$LOCK_FILE"
+    if ! flock_fd9; then
+        holder=$(cat "$LOCK_FILE" 2>/dev/null || true)
+        echo "run_all.sh: another run is using $dir: ${holder:-a run that is just starting}" >&2
+        pid=${holder#pid }
+        pid=${pid%%,*}
+        if [ -z "$holder" ]; then
+            pid=""
+        elif ! kill -0 "$pid" 2>/dev/null; then
+            echo "  pid $pid has ended, but processes it started (papermill, pytest) still hold the lock" >&2
+            pid=""
+        fi
+        echo "  wait for it to finish, stop it${pid:+ (kill $pid)}, or run with another --profile or SLSWIN_WORK" >&2
+        exit 3
+    fi
+    holder=$(cat "$LOCK_FILE")
+    if [ -n "$holder" ]; then
+        echo "[run_all] replacing the stale lock of a run that was killed ($holder)" >&2
+    fi
+    printf 'pid %s, started %s: %s\n' "$$" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$CMDLINE" > "$LOCK_FILE"
+    trap release_lock EXIT
+}
+
 run_tests() {
-    setup
     export SLSWIN_PROFILE=smoke
     export SLSWIN_WORK="${SLSWIN_WORK:-$ROOT/runs/test}"
     export SLSWIN_FIGURES="${SLSWIN_FIGURES:-$SLSWIN_WORK/figures}"
     export MPLBACKEND=Agg
+    take_lock "$SLSWIN_WORK"
+    setup
     echo "[test] pytest + nbval (profile smoke, work dir $SLSWIN_WORK)"
     "$VENV/bin/python" -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"
+}
+
+run_lab() {
+    local args=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --profile) need_value "$@"; export SLSWIN_PROFILE=$2; shift 2 ;;
+            *) args+=("$1"); shift ;;
+        esac
+    done
+    setup
+    echo "[lab] JupyterLab on notebooks/: pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
+         "${SLSWIN_PROFILE:-quick} (./run_all.sh lab --profile smoke|quick|paper)"
+    exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$ROOT/notebooks" ${args[@]+"${args[@]}"}
 }
 
 run_notebooks() {
     local profile=quick dataset=synthetic data_root="" only="" from="" scheduler=""
     while [ $# -gt 0 ]; do
         case "$1" in
-            --profile) profile=$2; shift 2 ;;
-            --dataset) dataset=$2; shift 2 ;;
-            --data-root) data_root=$2; shift 2 ;;
-            --only) only=$2; shift 2 ;;
-            --from) from=$2; shift 2 ;;
-            --scheduler-address) scheduler=$2; shift 2 ;;
-            -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+            --profile) need_value "$@"; profile=$2; shift 2 ;;
+            --dataset) need_value "$@"; dataset=$2; shift 2 ;;
+            --data-root) need_value "$@"; data_root=$2; shift 2 ;;
+            --only) need_value "$@"; only=$2; shift 2 ;;
+            --from) need_value "$@"; from=$2; shift 2 ;;
+            --scheduler-address) need_value "$@"; scheduler=$2; shift 2 ;;
+            -h|--help) usage; exit 0 ;;
             *) echo "run_all.sh: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
         esac
     done
-    setup
-    export MPLBACKEND=Agg
-    local out="$ROOT/runs/$profile/notebooks"
-    mkdir -p "$out" "$ROOT/figures"
-    local times="$ROOT/runs/$profile/notebook_times.tsv"
-    [ -z "$from" ] && : > "$times"
-    local params=(-p profile "$profile" -p dataset "$dataset")
-    [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
-    [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
-    local nb name start status
+    local run_dir="${SLSWIN_WORK:-$ROOT/runs/$profile}"
+    take_lock "$run_dir"
+    local nb name selected=()
     for nb in notebooks/[0-9][0-9]_*.ipynb; do
         name=$(basename "$nb" .ipynb)
         [[ -n "$only" && "$name" != "$only"* ]] && continue
         [[ -n "$from" && "$name" < "$from" ]] && continue
+        selected+=("$nb")
+    done
+    if [ ${#selected[@]} -eq 0 ]; then
+        echo "run_all.sh: no notebook in notebooks/ matches${only:+ --only $only}${from:+ --from $from}" >&2
+        exit 2
+    fi
+    setup
+    export MPLBACKEND=Agg
+    local out="$run_dir/notebooks"
+    mkdir -p "$out" "$ROOT/figures"
+    local times="$run_dir/notebook_times.tsv"
+    [ -z "$from" ] && : > "$times"
+    local params=(-p profile "$profile" -p dataset "$dataset")
+    [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
+    [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
+    local start status
+    for nb in "${selected[@]}"; do
+        name=$(basename "$nb" .ipynb)
         echo "[run_all] $name (profile $profile, dataset $dataset)"
         start=$(date +%s)
         status=0
@@ -87,6 +195,8 @@ run_notebooks() {
 
 case "${1:-}" in
     test) shift; run_tests "$@" ;;
+    lab) shift; run_lab "$@" ;;
+    kernel) FORCE_KERNEL=1; setup ;;
     setup) setup ;;
     *) run_notebooks "$@" ;;
 esac

@@ -41,14 +41,41 @@ def _cmd_fetch_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threshold_factor(text: str) -> float:
+    """argparse type of ``--t``: a float in ``(0, 1]``, refused with the reason otherwise."""
+    from .config import check_threshold_factor
+
+    try:
+        value: float | str = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_threshold_factor("--t", value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _spot_eval_args(p: argparse.ArgumentParser) -> None:
+    from .config import PROFILES, SPOT_MODES
+
+    defaults = "; ".join(f"{name}: t = {prof.spot.t}, mode {prof.spot.mode}" for name, prof in PROFILES.items())
+    p.description = (
+        "Spot a score set (npz + videos csv + ground-truth csv) and print TP/FP/FN/P/R/F1. The threshold "
+        "factor t and the matching mode come from the profile's spotting settings (SpotConfig in "
+        f"slswin_lib/config.py; {defaults}); --t and --mode override them.")
     p.add_argument("--scores", required=True, help="npz with one score array per video, keyed {subject}_{video_code}")
     p.add_argument("--videos", required=True, help="csv with columns subject, video_code, n_frames, k")
     p.add_argument("--gt", required=True, help="csv with columns subject, video_code, onset, offset (0-based, inclusive)")
-    p.add_argument("--t", type=float, default=0.60, help="threshold factor t in T = mean + t (max - mean) (default 0.60)")
-    p.add_argument("--mode", choices=["megc", "authors"], default="megc",
-                   help="interval matching: MEGC rule (IoU >= 0.5, maximum matching) or the authors' code "
-                        "(best-IoU greedy, IoU > 0.5, one FP per video without a peak) (default megc)")
+    p.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                   help="profile whose spotting settings (t, mode) are used (default quick)")
+    p.add_argument("--t", type=_threshold_factor, metavar="T",
+                   help="threshold factor t in (0, 1]: a peak of the smoothed scores s is spotted when it reaches "
+                        "T = mean(s) + t (max(s) - mean(s)); 1 keeps at most the highest peak, values near 0 keep "
+                        "every peak above the mean (default: the profile's; the paper's is 0.60)")
+    p.add_argument("--mode", choices=list(SPOT_MODES),
+                   help="interval matching: 'authors' = the authors' code (best-IoU greedy, IoU > 0.5, one FP "
+                        "per video without a peak; gives the published counts) or 'megc' = the MEGC rule "
+                        "(IoU >= 0.5, maximum matching) (default: the profile's)")
     p.add_argument("--per-video", metavar="CSV", help="also write the per-video counts to this csv")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -58,20 +85,24 @@ def _spot_eval_args(p: argparse.ArgumentParser) -> None:
 def _cmd_spot_eval(args: argparse.Namespace) -> int:
     import json
 
+    from .config import get_profile
     from .io import atomic_path
     from .scores import load_score_set, spot_score_set
 
+    overrides = {name: value for name, value in (("t", args.t), ("mode", args.mode)) if value is not None}
+    settings = get_profile(args.profile).replace(spot=overrides).spot
     scores = load_score_set(args.scores, args.videos, args.gt)
-    counts, per_video, _ = spot_score_set(scores, args.t, args.mode)
+    counts, per_video, _ = spot_score_set(scores, settings.t, settings.mode)
     if args.per_video:
         with atomic_path(args.per_video) as tmp:
             per_video.to_csv(tmp, index=False)
-    result = {**counts.as_dict(), "t": args.t, "mode": args.mode, "videos": len(scores.keys),
-              "ground_truths": len(scores.gt)}
+    result = {**counts.as_dict(), "t": settings.t, "mode": settings.mode, "profile": args.profile,
+              "videos": len(scores.keys), "ground_truths": len(scores.gt)}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{len(scores.keys)} videos, {len(scores.gt)} ground-truth intervals, t = {args.t}, mode {args.mode}")
+        print(f"{len(scores.keys)} videos, {len(scores.gt)} ground-truth intervals, t = {settings.t}, "
+              f"mode {settings.mode} (profile {args.profile})")
         print(f"TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  precision {counts.precision:.4f}  "
               f"recall {counts.recall:.4f}  F1 {counts.f1:.4f}")
     return 0

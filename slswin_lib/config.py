@@ -30,6 +30,7 @@ __all__ = [
     "resolve_profile",
     "RUNTIME_ONLY",
     "run_digest",
+    "check_threshold_factor",
 ]
 
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
@@ -82,6 +83,43 @@ def check_choice(where: str, value: Any, options: "tuple | list | set | dict") -
         raise ValueError(f"{where} = {value!r} is not a valid choice; choose one of {list(options)}")
 
 
+def check_threshold_factor(where: str, t: Any) -> float:
+    """Refuse a spotting threshold factor outside ``(0, 1]``, naming the setting and the reason.
+
+    ``t`` sets the threshold ``T = mean + t (max - mean)`` of the smoothed scores (Moilanen et
+    al. 2014; the spotting stage of He, Chen & Zhong 2023, Fig. 1, uses t = 0.60): ``t > 1`` puts
+    T above every score, so nothing is spotted; ``t <= 0`` puts it at or below the mean, so almost
+    every bump is.
+
+    Args:
+        where: the setting's name in the message (e.g. ``"SpotConfig.t"``, ``"--t"``).
+        t: the value to check.
+
+    Returns:
+        ``t`` as a float.
+
+    Raises:
+        ValueError: ``t`` is not a number in ``(0, 1]``.
+
+    >>> check_threshold_factor("--t", 0.6)
+    0.6
+    >>> check_threshold_factor("--t", 1.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --t = 1.5 is outside (0, 1]: t is the threshold factor in T = mean + t (max - mean) ...
+    """
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} = {t!r} is not a number; the threshold factor t must be in (0, 1], "
+                         "e.g. the paper's 0.60") from None
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{where} = {t!r} is outside (0, 1]: t is the threshold factor in "
+                         "T = mean + t (max - mean) of the smoothed scores, so t > 1 spots nothing and "
+                         "t <= 0 spots almost every bump; the paper uses t = 0.60")
+    return value
+
+
 #: valid values of the named settings (each refused otherwise, with this list)
 SPOT_MODES = ("authors", "megc")
 K_FROM = ("all_subjects", "training_subjects")
@@ -112,6 +150,11 @@ class SpotConfig:
     def __post_init__(self) -> None:
         check_choice("SpotConfig.mode", self.mode, SPOT_MODES)
         check_choice("SpotConfig.k_from", self.k_from, K_FROM)
+        check_threshold_factor("SpotConfig.t", self.t)
+        if not self.t_grid:
+            raise ValueError("SpotConfig.t_grid is empty; give at least one threshold factor in (0, 1]")
+        for i, value in enumerate(self.t_grid):
+            check_threshold_factor(f"SpotConfig.t_grid[{i}]", value)
 
 
 @dataclass(frozen=True)

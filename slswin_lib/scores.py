@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import check_threshold_factor
 from .evaluation import Counts, evaluate, match_video, metrics_table
 from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
@@ -206,7 +207,11 @@ def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
     Returns:
         The pooled counts, the per-video table (subject, video, n_spotted, n_gt, TP, FP, FN) and
         the :class:`~slswin_lib.spotting.SpotResult` of each video.
+
+    Raises:
+        ValueError: ``t`` is outside ``(0, 1]`` (checked before any video is spotted).
     """
+    check_threshold_factor("t", t)
     results = {v: spot(scores.scores[v], scores.k_of(v), t, video=v) for v in scores.keys}
     counts, per_video = evaluate({v: r.intervals for v, r in results.items()}, scores.gt, mode)
     per_video.insert(0, "subject", scores.videos.set_index("video").loc[per_video["video"], "subject"].to_numpy())
@@ -214,8 +219,17 @@ def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
 
 
 def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
-    """``(n_videos, len(grid), 3)`` TP/FP/FN of every video at every t (smoothing done once)."""
+    """``(n_videos, len(grid), 3)`` TP/FP/FN of every video at every t (smoothing done once).
+
+    Raises:
+        ValueError: the grid is empty or a value is outside ``(0, 1]`` (checked before any work).
+    """
     from .spotting import smooth_scores, spot_smoothed
+
+    if len(grid) == 0:
+        raise ValueError("the t grid is empty; give at least one threshold factor in (0, 1]")
+    for i, t in enumerate(grid):
+        check_threshold_factor(f"grid[{i}]", t)
 
     out = np.zeros((len(scores.keys), len(grid), 3), dtype=np.int64)
     for vi, video in enumerate(scores.keys):

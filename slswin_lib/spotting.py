@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
+from .config import check_threshold_factor
+
 __all__ = ["SpotResult", "smooth_scores", "moilanen_threshold", "spot", "spot_smoothed"]
 
 
@@ -92,11 +94,16 @@ def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = No
     Args:
         scores: ``(n_frames - k,)`` per-frame scores, score ``j`` for frames ``[j, j + k]``.
         k: half the mean expression length of the expression type (SPEC 2.1).
-        t: threshold factor in ``[0, 1]`` (paper: 0.60).
+        t: threshold factor in ``(0, 1]`` (paper: 0.60).
         window: smoothing window; default ``2k``.
         distance: minimum number of samples between peaks; default ``k``.
         video: name used in error messages.
+
+    Raises:
+        ValueError: ``t`` is outside ``(0, 1]``, ``k``/``window``/``distance`` is not a positive
+            integer, or the scores are not a finite 1-D array at least ``window`` long.
     """
+    check_threshold_factor("t", t)
     k = _check_k(k)
     window = 2 * k if window is None else _check_k(window, "window")
     return spot_smoothed(smooth_scores(scores, window, video=video), k, t, distance=distance)
@@ -106,7 +113,11 @@ def spot_smoothed(smoothed: np.ndarray, k: int, t: float = 0.60, *, distance: in
     """The threshold, peak and interval steps of :func:`spot` on an already smoothed curve.
 
     Lets a sweep over t smooth each video once (:func:`slswin_lib.scores.t_sweep`).
+
+    Raises:
+        ValueError: ``t`` is outside ``(0, 1]`` or ``k``/``distance`` is not a positive integer.
     """
+    check_threshold_factor("t", t)
     k = _check_k(k)
     distance = k if distance is None else _check_k(distance, "distance")
     threshold = moilanen_threshold(smoothed, t)
