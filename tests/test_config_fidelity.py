@@ -102,3 +102,25 @@ def test_fidelity_table_from_the_settings():
     lines = md.splitlines()
     assert len(lines) == 2 + 9 and lines[0].startswith("| detail") and "| features.abs_uv" in lines[2]
     assert "per_subject (code)" in md
+
+
+def test_readme_table_is_generated(tmp_path):
+    """README's fidelity block is fidelity_markdown() (regenerate with
+    ``update_readme("README.md", fidelity_markdown(), block="fidelity")``), and only that block changes."""
+    from pathlib import Path
+
+    from slswin_lib.results import readme_block, update_readme
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert readme_block(readme, "fidelity").strip() == fidelity_markdown().strip(), (
+        "README's fidelity table is stale: run python -c \"from slswin_lib.config import fidelity_markdown; "
+        "from slswin_lib.results import update_readme; update_readme('README.md', fidelity_markdown(), "
+        "block='fidelity')\"")
+    doc = tmp_path / "README.md"
+    doc.write_text("a\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- fidelity:start -->\nx\n"
+                   "<!-- fidelity:end -->\nb\n")
+    assert update_readme(doc, "| t |", block="fidelity")
+    assert doc.read_text() == ("a\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- fidelity:start -->\n"
+                               "| t |\n<!-- fidelity:end -->\nb\n")
+    assert readme_block(doc, "results") == "old\n" and readme_block(doc, "other") is None
+    assert not update_readme(doc, "y", block="other")
