@@ -12,7 +12,8 @@ overridden with :func:`Profile.replace` (``profile.replace(train={"epochs": 2})`
 
 Fidelity: where the authors' public code (which produced the published numbers) departs from the
 paper's text, a named setting chooses between the two (:data:`FIDELITY`, one entry per difference).
-The dataclass defaults keep the paper's text; every profile takes the authors' code
+The dataclass defaults follow the paper's text (except ``SpotConfig.k_from``, whose default is the
+authors' all-subjects k); every profile takes the authors' code
 (:data:`AUTHORS_CODE`), except that smoke and quick train on one pooled training set (a CPU
 budget). :func:`paper_text` gives the paper-text variant of a profile (``get_profile("quick-paper_text")``),
 :func:`fidelity_variants` one variant per difference for an ablation, and :func:`fidelity_table`

@@ -363,3 +363,16 @@ def test_create_model_from_config_applies_settings():
     torch.manual_seed(3)
     d = timm.create_model("s_swin_tiny_patch6_window7_42")
     assert all(torch.equal(p, q) for p, q in zip(c.state_dict().values(), d.state_dict().values()))
+
+
+def test_size_table_of_the_authors_vit(tmp_path):
+    from slswin_lib.models.report import size_table
+
+    cache = tmp_path / "sizes.csv"
+    timm_df = size_table((42,), cache=cache).set_index("model")
+    authors = size_table((42,), cache=cache, model_cfg=ModelConfig(vit_variant="authors")).set_index("model")
+    assert set(timm_df["vit_variant"]) == {"timm"} and set(authors["vit_variant"]) == {"authors"}
+    assert authors.loc["ViT-B", "params_M"] == pytest.approx(63.918337)  # counted by hand above
+    assert authors.loc["SL-ViT-B", "params_M"] == pytest.approx(64.251337)
+    assert authors.loc["Swin-T", "params_M"] == timm_df.loc["Swin-T", "params_M"]
+    assert authors.loc["Swin-T", "params_vs_vit"] == pytest.approx(27.525883 / 63.918337)
