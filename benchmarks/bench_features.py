@@ -43,9 +43,9 @@ def straightforward(frames, k, cfg):
     from slswin_lib.features.crop import crop_face, face_box, to_crop_coords
     from slswin_lib.features.flow import optical_strain
     from slswin_lib.features.landmarks import FaceLandmarker, to_dlib68
-    from slswin_lib.features.preprocess import preprocess_sample, scaled_sizes
+    from slswin_lib.features.preprocess import config_sizes, preprocess_sample
 
-    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    sizes = config_sizes(cfg)
     t = dict(landmarks=0.0, flow=0.0, preprocess=0.0)
     out = []
     with FaceLandmarker() as lm:

@@ -9,6 +9,15 @@ Three profiles share one schema:
 Each stage owns one frozen dataclass section; a :class:`Profile` bundles them.
 Notebooks take a ``profile`` parameter and call :func:`get_profile`; individual values can be
 overridden with :func:`Profile.replace` (``profile.replace(train={"epochs": 2})``).
+
+Fidelity: where the authors' public code (which produced the published numbers) departs from the
+paper's text, a named setting chooses between the two (:data:`FIDELITY`, one entry per difference).
+The dataclass defaults follow the paper's text (except ``SpotConfig.k_from``, whose default is the
+authors' all-subjects k); every profile takes the authors' code
+(:data:`AUTHORS_CODE`), except that smoke and quick train on one pooled training set (a CPU
+budget). :func:`paper_text` gives the paper-text variant of a profile (``get_profile("quick-paper_text")``),
+:func:`fidelity_variants` one variant per difference for an ablation, and :func:`fidelity_table`
+the table of all differences with the value each profile uses.
 """
 from __future__ import annotations
 
@@ -31,6 +40,14 @@ __all__ = [
     "RUNTIME_ONLY",
     "run_digest",
     "check_threshold_factor",
+    "Fidelity",
+    "FIDELITY",
+    "AUTHORS_CODE",
+    "PAPER_TEXT",
+    "paper_text",
+    "fidelity_variants",
+    "fidelity_table",
+    "fidelity_markdown",
 ]
 
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
@@ -121,6 +138,7 @@ def check_threshold_factor(where: str, t: Any) -> float:
 
 
 #: valid values of the named settings (each refused otherwise, with this list)
+BOOLS = (False, True)
 SPOT_MODES = ("authors", "megc")
 K_FROM = ("all_subjects", "training_subjects")
 ROI_LAYOUTS = ("paper", "one_box")
@@ -200,9 +218,9 @@ class DataConfig:
 class FeatureConfig:
     """Feature extraction and preprocessing (SPEC 2.1-2.2, issue 4).
 
-    Defaults are the paper's text; ``abs_uv`` and ``roi_layout="one_box"`` are the authors'
-    code variants. Pixel sizes (``nose_box``, ``eye_grow``, ``roi_margin``) are given for the
-    128 px crop and scale with ``face_size``.
+    Defaults are the paper's text; ``abs_uv=True``, ``roi_layout="one_box"`` and
+    ``px_scaling="fixed"`` are the authors' code (:data:`FIDELITY`). Pixel sizes (``nose_box``,
+    ``eye_grow``, ``roi_margin``) are given for the 128 px crop.
     """
 
     #: face crop side in pixels (128; 256 for the Table 6 variant)
@@ -233,6 +251,7 @@ class FeatureConfig:
     workers: int = 0  # 0: one process per CPU core
 
     def __post_init__(self) -> None:
+        check_choice("FeatureConfig.abs_uv", self.abs_uv, BOOLS)
         check_choice("FeatureConfig.roi_layout", self.roi_layout, ROI_LAYOUTS)
         check_choice("FeatureConfig.px_scaling", self.px_scaling, PX_SCALING)
 
@@ -337,6 +356,84 @@ class Profile:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class Fidelity:
+    """One difference between the paper's text and the authors' code, and the setting choosing it.
+
+    ``section`` is a :class:`Profile` section (``"features"``, ``"model"``, ``"train"``,
+    ``"spot"``) and ``field`` one of its settings; ``paper_value`` / ``authors_value`` are that
+    setting's values for the paper's text and for the authors' code.
+    """
+
+    detail: str
+    paper_text: str
+    authors_code: str
+    section: str
+    field: str
+    paper_value: Any
+    authors_value: Any
+
+    @property
+    def setting(self) -> str:
+        """``"<section>.<field>"``, e.g. ``"features.abs_uv"``."""
+        return f"{self.section}.{self.field}"
+
+    def value(self, profile: "Profile") -> Any:
+        """The value ``profile`` uses."""
+        return getattr(getattr(profile, self.section), self.field)
+
+
+#: every difference between the paper's text (He, Chen & Zhong 2023) and the authors' public code;
+#: the source of :data:`AUTHORS_CODE`, :data:`PAPER_TEXT` and :func:`fidelity_table`
+FIDELITY: tuple[Fidelity, ...] = (
+    Fidelity("head motion", "subtract the nose-box mean",
+             "subtract, then abs(u) and abs(v); strain unchanged",
+             "features", "abs_uv", False, True),
+    Fidelity("top ROIs", "two 21 x 21 boxes (left, right eye + brow) side by side",
+             "one box over both brows/eyes resized to 42 x 21",
+             "features", "roi_layout", "paper", "one_box"),
+    Fidelity("84 x 84 variant (Table 6)", "everything doubled",
+             "crop 256, but the 15 px eye growth, 12 px margin and nose box unscaled",
+             "features", "px_scaling", "with_crop", "fixed"),
+    Fidelity("training schedule", "not stated (read: all training subjects pooled, shuffled)",
+             "per LOSO fold, the training subjects one after another: for each, 25 epochs on that "
+             "subject's samples with a fresh SGD optimiser, the model carried over",
+             "train", "schedule", "pooled", "per_subject"),
+    Fidelity("ME augmentation", "flip, 7 x 7 blur, noise (read: on the normalised input, clipped to [0, 1])",
+             "on the raw features (noise variance 0.01, clipped to [-1, 1]), then the per-sample "
+             "min-max normalisation",
+             "train", "augment_stage", "normalised", "raw"),
+    Fidelity("pseudo-label window", "sample i covers [i, i + k]", "the k frames [i, i + k - 1]",
+             "train", "pseudo_window", "k_plus_one", "k_frames"),
+    Fidelity("position embedding", "learnable (read: truncated normal, std 0.02, as timm)",
+             "initialised with a standard normal (std 1)",
+             "model", "pos_embed_init", "trunc_normal", "normal"),
+    Fidelity("ViT-B / SL-ViT-B (Table 4)", "ViT-B (read: timm's, head dimension 64, qkv bias, drop-path 0.1)",
+             "12 heads of dimension 16 (inner dimension 192), no qkv bias, dropout 0.1, no drop-path",
+             "model", "vit_variant", "timm", "authors"),
+    Fidelity("k", "half the mean expression length (read: of the training subjects)",
+             "computed over all subjects' annotations, the test subject's included",
+             "spot", "k_from", "training_subjects", "all_subjects"),
+)
+
+
+def _section_values(which: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row in FIDELITY:
+        out.setdefault(row.section, {})[row.field] = getattr(row, which)
+    return out
+
+
+#: section overrides that give the authors' code in every :data:`FIDELITY` row (``Profile.replace(**AUTHORS_CODE)``)
+AUTHORS_CODE: dict[str, dict[str, Any]] = _section_values("authors_value")
+#: section overrides that give the paper's text in every :data:`FIDELITY` row
+PAPER_TEXT: dict[str, dict[str, Any]] = _section_values("paper_value")
+#: where the CPU profiles (smoke, quick) depart from the authors' code: one pooled training set
+#: (a training budget; the data processing stays the authors')
+CPU_TRAINING: dict[str, dict[str, Any]] = {"train": {"schedule": "pooled"}}
+#: suffix of the paper-text variant's name (``"quick-paper_text"``)
+PAPER_TEXT_SUFFIX = "-paper_text"
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -345,7 +442,7 @@ PROFILES: dict[str, Profile] = {
         train=TrainConfig(epochs=1, batch_size=16, max_train_samples=64, predict_batch_size=128),
         ablation=AblationConfig(folds=1, max_train_samples=32),
         model=ModelConfig(summary_sizes=(42,)),
-    ),
+    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING),
     "quick": Profile(
         name="quick",
         data=DataConfig(n_subjects=6, videos_per_subject=1, seconds_per_video=30.0),
@@ -358,13 +455,13 @@ PROFILES: dict[str, Profile] = {
         # Table 4 rows run in the smoke (to test them) and paper profiles, not in quick
         ablation=AblationConfig(folds=2, max_train_samples=600,
                                 table4_models=("Swin-T", "L-Swin-T", "S-Swin-T", "SL-Swin-T")),
-    ),
+    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING),
     "paper": Profile(
         name="paper",
         data=DataConfig(n_subjects=22, videos_per_subject=4, seconds_per_video=90.0),
         features=FeatureConfig(),
         train=TrainConfig(epochs=25, batch_size=48, lr=5e-4),
-    ),
+    ).replace(**AUTHORS_CODE),
 }
 
 
@@ -392,9 +489,75 @@ def resolve_profile(profile: "str | Profile", overrides: Mapping[str, Mapping[st
     return p
 
 
+def paper_text(profile: "Profile | str") -> Profile:
+    """The variant of ``profile`` that follows the paper's text in every :data:`FIDELITY` row.
+
+    >>> p = paper_text("quick")
+    >>> p.name, p.features.abs_uv, p.features.flow
+    ('quick-paper_text', False, 'dis')
+    """
+    p = resolve_profile(profile).replace(**PAPER_TEXT)
+    return dataclasses.replace(p, name=p.name + PAPER_TEXT_SUFFIX)
+
+
+def fidelity_variants(profile: "Profile | str") -> dict[str, Profile]:
+    """The runs of a fidelity ablation: what each difference from the paper's text costs.
+
+    Returns:
+        ``{"authors_code": profile, <setting>: profile with only that setting switched to the paper's
+        text (named "<profile>-paper_text-<field>"), ..., "paper_text": paper_text(profile)}``; rows
+        in which ``profile`` already follows the paper's text (e.g. quick's pooled schedule) get no
+        variant of their own.
+    """
+    p = resolve_profile(profile)
+    out = {"authors_code": p}
+    for row in FIDELITY:
+        if row.value(p) != row.paper_value:
+            variant = p.replace(**{row.section: {row.field: row.paper_value}})
+            out[row.setting] = dataclasses.replace(variant, name=f"{p.name}{PAPER_TEXT_SUFFIX}-{row.field}")
+    out["paper_text"] = paper_text(p)
+    return out
+
+
+def _cell(row: Fidelity, value: Any) -> str:
+    return f"{value} ({'code' if value == row.authors_value else 'text'})"
+
+
+def fidelity_table(profiles: "tuple[Profile | str, ...]" = ("smoke", "quick", "paper")):
+    """Every :data:`FIDELITY` row with the value each profile uses, read from the settings.
+
+    Args:
+        profiles: profile names or :class:`Profile` objects, one column each.
+
+    Returns:
+        pandas.DataFrame, one row per setting; columns ``detail``, ``paper text``,
+        ``authors' code``, one per profile (its value, tagged "(code)" or "(text)"), ``setting``.
+    """
+    import pandas as pd
+
+    ps = [resolve_profile(p) for p in profiles]
+    rows = []
+    for row in FIDELITY:
+        rows.append({"detail": row.detail, "paper text": row.paper_text, "authors' code": row.authors_code,
+                     **{p.name: _cell(row, row.value(p)) for p in ps}, "setting": row.setting})
+    return pd.DataFrame(rows, columns=["detail", "paper text", "authors' code", *[p.name for p in ps],
+                                       "setting"])
+
+
+def fidelity_markdown(profiles: "tuple[Profile | str, ...]" = ("smoke", "quick", "paper")) -> str:
+    """:func:`fidelity_table` as a GitHub markdown table."""
+    return fidelity_table(profiles).to_markdown(index=False)
+
+
 def get_profile(name: str) -> Profile:
-    """Return the named profile (``smoke``, ``quick`` or ``paper``)."""
-    try:
+    """Return the named profile: ``smoke``, ``quick``, ``paper``, or a fidelity variant of one of
+    them (``"<profile>-paper_text"``, ``"<profile>-paper_text-<field>"``, see :func:`fidelity_variants`)."""
+    if name in PROFILES:
         return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+    base = name.split("-", 1)[0]
+    variants = {v.name: v for v in fidelity_variants(PROFILES[base]).values()} if base in PROFILES else {}
+    if name in variants:
+        return variants[name]
+    raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}, or a fidelity variant "
+                     f"'<profile>{PAPER_TEXT_SUFFIX}' / '<profile>{PAPER_TEXT_SUFFIX}-<field>'"
+                     + (f" (for {base!r}: {sorted(variants)})" if variants else ""))

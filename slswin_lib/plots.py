@@ -81,12 +81,12 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
 
     from .features.extract import ArrayVideo, raw_features, track_face
     from .features.flow import flow_to_rgb
-    from .features.preprocess import minmax_normalise, preprocess_sample, scaled_sizes
+    from .features.preprocess import config_sizes, minmax_normalise, preprocess_sample
 
     pair = ArrayVideo(getattr(video, "key", "video"), [video.frame(onset), video.frame(onset + k)], video.fps)
     track = track_face(pair, cfg)
     raw = raw_features(track.crops[0], track.crops[1], cfg)
-    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    sizes = config_sizes(cfg)
     mosaic = preprocess_sample(raw, track.pts68[0], sizes, abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
     rows = 2 if result is not None else 1
     fig = plt.figure(figsize=(13, 2.9 * rows))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .io import atomic_write_text, figures_dir
 
-__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "headline_f1", "table_markdown",
-           "README_TABLES", "readme_block"]
+__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "readme_block", "headline_f1",
+           "table_markdown", "README_TABLES", "results_block"]
 
 #: (heading, notebook, table stems, figure stems, note)
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
@@ -59,19 +59,29 @@ def write_results(folder: str | os.PathLike | None = None, *, header: str = "") 
     return atomic_write_text(folder / "results.md", results_markdown(folder, header=header))
 
 
-_MARK = re.compile(r"(<!-- results:start -->\n).*?(<!-- results:end -->)", re.S)
+def _block_pattern(block: str) -> "re.Pattern[str]":
+    return re.compile(rf"(<!-- {re.escape(block)}:start -->\n).*?(<!-- {re.escape(block)}:end -->)", re.S)
 
 
-def update_readme(readme: str | os.PathLike, text: str) -> bool:
-    """Replace the block between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README.
+def readme_block(readme: str | os.PathLike, block: str = "results") -> str | None:
+    """The text between ``<!-- <block>:start -->`` and ``<!-- <block>:end -->`` (None without the markers)."""
+    m = _block_pattern(block).search(Path(readme).read_text())
+    return None if m is None else m.group(0)[len(m.group(1)):-len(m.group(2))]
 
-    Returns False (and changes nothing) when the README has no such block.
+
+def update_readme(readme: str | os.PathLike, text: str, block: str = "results") -> bool:
+    """Replace the block between ``<!-- <block>:start -->`` and ``<!-- <block>:end -->`` in the README.
+
+    ``block``: ``"results"`` (notebook 10's headline numbers) or ``"fidelity"``
+    (:func:`slswin_lib.config.fidelity_markdown`). Returns False (and changes nothing) when the
+    README has no such block.
     """
     path = Path(readme)
     old = path.read_text()
-    if not _MARK.search(old):
+    pattern = _block_pattern(block)
+    if not pattern.search(old):
         return False
-    atomic_write_text(path, _MARK.sub(lambda m: m.group(1) + text.strip() + "\n" + m.group(2), old))
+    atomic_write_text(path, pattern.sub(lambda m: m.group(1) + text.strip() + "\n" + m.group(2), old))
     return True
 
 
@@ -95,7 +105,7 @@ def headline_f1(folder: str | os.PathLike | None = None):
 README_TABLES = ("06_table4_architecture", "07_table5_labels", "08_table6_feature_size")
 
 
-def readme_block(folder: str | os.PathLike | None = None, *, profile: str = "quick") -> str:
+def results_block(folder: str | os.PathLike | None = None, *, profile: str = "quick") -> str:
     """The README's results block: the headline F1 of notebook 05 and the ablation tables."""
     from .published import published_f1
     from .report import markdown_table

@@ -258,3 +258,26 @@ def test_unknown_kind_and_missing_root(tmp_path):
         load_dataset("casme2")
     with pytest.raises(FileNotFoundError, match="no rawpic/ folder"):
         load_dataset("casme2", tmp_path)
+
+
+# ----------------------------------------------------------------------------- k of a LOSO fold
+def test_compute_k_from_chosen_subjects():
+    """k from all subjects (the authors' code) vs from a fold's training subjects only."""
+    from slswin_lib.data import Dataset, FramesVideo
+
+    def video(subject, *events):
+        return FramesVideo("toy", subject, "v1", 30.0, Path("."), events=list(events))
+
+    ds = Dataset("toy", [video("a", Event(0, 2, 10, "mae"), Event(40, 41, 43, "me")),   # lengths 10, 3
+                         video("b", Event(5, 9, 25, "mae")),                              # 20
+                         video("c", Event(1, 3, 4, "mae"), Event(9, 10, 16, "me"))])      # 3, 7
+    # all subjects: mae (10 + 20 + 3) / 3 = 11 -> int(6.0) = 6; me (3 + 7) / 2 = 5 -> int(3.0) = 3
+    assert ds.compute_k("mae") == ds.compute_k("mae", ds.subjects) == 6 and ds.compute_k("me") == 3
+    # fold "c" held out: training subjects a, b: mae (10 + 20) / 2 = 15 -> int(8.0) = 8; me 3 -> int(2.0) = 2
+    assert ds.compute_k("mae", ["a", "b"]) == 8 and ds.compute_k("me", ("a", "b")) == 2
+    # fold "b" held out: mae (10 + 3) / 2 = 6.5 -> int(3.75) = 3
+    assert ds.compute_k("mae", ["a", "c"]) == 3
+    with pytest.raises(ValueError, match="no events"):
+        ds.compute_k("me", ["b"])
+    with pytest.raises(DataError, match=r"subjects \['z'\] are not in data set toy.*known: \['a', 'b', 'c'\]"):
+        ds.compute_k("mae", ["a", "z"])

@@ -1,6 +1,8 @@
 """Extraction: real Pexels clip end to end, cache keys and resume, bad input, parallel paths."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -71,9 +73,12 @@ def test_cache_resume_and_keys(pexels_frames, tmp_path):
     # every output-changing parameter gives a new file
     for other in (FeatureConfig(flow="farneback"), FeatureConfig(flow="dis", abs_uv=True),
                   FeatureConfig(flow="dis", roi_layout="one_box"),
-                  FeatureConfig(flow="dis", face_size=256, roi_size=42)):
+                  FeatureConfig(flow="dis", face_size=256, roi_size=42),
+                  FeatureConfig(flow="dis", face_size=256, roi_size=42, px_scaling="fixed")):
         assert cache_file(a, 4, other, tmp_path) != fa
     assert cache_file(a, 5, FAST, tmp_path) != fa
+    big = FeatureConfig(flow="dis", face_size=256, roi_size=42)
+    assert cache_file(a, 4, big, tmp_path) != cache_file(a, 4, replace(big, px_scaling="fixed"), tmp_path)
     assert cache_file(a, 4, FeatureConfig(flow="dis", workers=3, chunk=8), tmp_path) == fa
     changed = ArrayVideo("a", pexels_frames[1:21], fps=24)  # same key, other content
     assert cache_file(changed, 4, FAST, tmp_path) != fa

@@ -137,3 +137,64 @@ def test_minmax_and_roi_magnitude():
     f[1, ..., 0], f[1, ..., 1] = 3, 4
     f[2, :21, :, 0] = 2
     assert np.allclose(roi_flow_magnitude(f), [0, 5, 1])
+
+
+def test_px_scaling_at_the_256_crop(monkeypatch):
+    """Table 6 crop: sizes doubled ("with_crop") or the 128 px values kept ("fixed", the authors' code),
+    checked on the sizes, the boxes and the mosaic that feature extraction produces."""
+    from slswin_lib.config import FeatureConfig
+    from slswin_lib.features import extract
+    from slswin_lib.features.preprocess import config_sizes
+
+    fixed = FeatureConfig(face_size=256, roi_size=42, px_scaling="fixed")
+    scaled = FeatureConfig(face_size=256, roi_size=42, px_scaling="with_crop")
+    assert scaled_sizes(256, 42, scaling="fixed") == config_sizes(fixed) == (5, 15, 12, 42)
+    assert config_sizes(scaled) == (10, 30, 24, 42)
+    assert config_sizes(FeatureConfig()) == config_sizes(FeatureConfig(px_scaling="fixed")) == (5, 15, 12, 21)
+    with pytest.raises(ValueError, match=r"px_scaling = 'double'.*\['with_crop', 'fixed'\]"):
+        scaled_sizes(256, 42, scaling="double")
+    with pytest.raises(ValueError, match=r"FeatureConfig.px_scaling = 'double'"):
+        FeatureConfig(px_scaling="double")
+    pts = _face68(256)  # nose point 28 at (128, 120); left brow/eye from x 60, y 70 to x 104, y 106
+    assert roi_boxes(pts, 12, 256)[0] == (48, 58, 116, 118)
+    assert roi_boxes(pts, 24, 256)[0] == (36, 46, 128, 130)
+    left = eye_polygons(pts, 15)[0]
+    assert left[0].tolist() == [68 - 15, 100] and left[1].tolist() == [78, 94 - 15]
+    raw = np.ones((256, 256, 3), np.float32)
+    raw[115:126, 123:134] += 1.0  # the 11 x 11 box around the nose point
+    monkeypatch.setattr(extract, "raw_features", lambda prev, nxt, cfg: raw.copy())
+    crops, pts1 = np.zeros((2, 256, 256), np.uint8), pts[None]
+    out_fixed = extract.pair_features(crops, pts1, 1, fixed)
+    out_scaled = extract.pair_features(crops, pts1, 1, scaled)
+    assert out_fixed.shape == out_scaled.shape == (1, 84, 84, 3)
+    # mouth half: far from nose and eyes, so 1 - nose-box mean: 11 x 11 box mean 2; the 21 x 21 box
+    # holds the 121 raised pixels: mean (121 * 2 + 320 * 1) / 441
+    assert np.allclose(out_fixed[0, 42:], -1.0)
+    assert np.allclose(out_scaled[0, 42:], 1 - 562 / 441)
+    assert np.array_equal(out_fixed[0], preprocess_sample(raw.copy(), pts, config_sizes(fixed)))
+
+
+def test_authors_code_preprocessing_by_hand():
+    """abs(u), abs(v) after the nose-box subtraction with the strain left signed, and one top box
+    over both brows/eyes resized to 2r x r (the authors' code), on maps of known values."""
+    pts = _face68()
+    feat = np.zeros((128, 128, 3), np.float32)
+    feat[..., 0], feat[..., 1], feat[..., 2] = 0.5, -2.0, 0.25
+    feat[55:66, 59:70] = [1.5, 1.0, 1.25]  # nose box: subtracting its mean gives u -1, v -3, |e| -1 elsewhere
+    out = preprocess_sample(feat.copy(), pts, scaled_sizes(128, 21), abs_uv=True, layout="one_box")
+    assert out.shape == (42, 42, 3)
+    mouth = out[21:]
+    assert np.allclose(mouth[..., 0], 1.0) and np.allclose(mouth[..., 1], 3.0) and np.allclose(mouth[..., 2], -1.0)
+    assert out[:21, :, :2].min() >= 0 and out[:21, :, 2].min() == -1.0
+    signed = preprocess_sample(feat.copy(), pts, scaled_sizes(128, 21), layout="one_box")
+    assert np.allclose(signed[21:, :, 0], -1.0) and np.allclose(signed[21:, :, 1], -3.0)
+    assert np.array_equal(np.abs(signed[..., :2]), out[..., :2]) and np.array_equal(signed[..., 2], out[..., 2])
+    # one box (x 18..110, y 23..65) -> the whole 21 x 42 top half; the mouth box below
+    top, mouth_box = roi_boxes(pts, 12, 128, layout="one_box")
+    marked = np.zeros((128, 128, 1), np.float32)
+    marked[23:65, 18:110] = 4.0
+    marked[78:116, 38:90] = 3.0
+    mos = roi_mosaic(marked, [top, mouth_box], 21)
+    assert mos.shape == (42, 42, 1) and np.allclose(mos[:21], 4.0) and np.allclose(mos[21:], 3.0)
+    with pytest.raises(ValueError, match="unknown ROI layout"):
+        roi_boxes(pts, 12, 128, layout="three_boxes")

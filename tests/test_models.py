@@ -280,3 +280,99 @@ def test_bf16_autocast_forward_backward(models42):
     assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
     out.float().sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+# -- fidelity settings: the authors' ViT-B and position-embedding initialisation ----------------------
+def test_authors_vit_parameter_counts_and_layers():
+    """ViT-B as the authors build it, counted by hand: D = 768, 12 heads of 16 (qkv 768 -> 3 x 192, no bias)."""
+    cfg = ModelConfig(vit_variant="authors")
+    vit = M.create_model("vit_base_patch6_42", **M.model_kwargs("vit_base_patch6_42", cfg))
+    D, inner, hidden = 768, 12 * 16, 4 * 768
+    block = 2 * D + D * 3 * inner + (inner * D + D) + 2 * D + (D * hidden + hidden) + (hidden * D + D)
+    assert block == 5_316_096
+    embed = (3 * 6 * 6 * D + D) + D + 50 * D  # conv patch embedding, class token, position embedding
+    assert M.count_params(vit) == embed + 12 * block + 2 * D + (D + 1) == 63_918_337
+    attn = vit.blocks[0].attn
+    assert attn.qkv.weight.shape == (576, 768) and attn.qkv.bias is None
+    assert attn.proj.weight.shape == (768, 192) and attn.head_dim == 16 and attn.num_heads == 12
+    assert all(isinstance(b.drop_path1, torch.nn.Identity) and isinstance(b.drop_path2, torch.nn.Identity)
+               for b in vit.blocks)
+    assert attn.proj_drop.p == vit.blocks[11].mlp.drop1.p == vit.blocks[11].mlp.drop2.p == 0.1
+    sl = M.create_model(ModelConfig(name="sl_vit_base_patch6_42", vit_variant="authors"))
+    spt_minus_conv = (2 * 540 + 540 * D + D) - (3 * 6 * 6 * D + D)
+    assert M.count_params(sl) - M.count_params(vit) == spt_minus_conv + 12 * 12
+    assert sl.blocks[5].attn.temperature.detach().tolist() == [16 ** -0.5] * 12
+    x = torch.rand(2, 3, 42, 42)
+    assert vit(x).shape == sl(x).shape == (2, 1)
+
+
+def test_model_kwargs_per_setting():
+    authors = ModelConfig(vit_variant="authors", pos_embed_init="normal")
+    assert M.model_kwargs("swin_tiny_patch6_window7_84", authors) == {"pos_embed_init": "normal"}
+    assert M.model_kwargs("sl_vit_base_patch6_84", authors) == {"pos_embed_init": "normal", "head_dim": 16,
+                                                                 "qkv_bias": False, "proj_drop_rate": 0.1,
+                                                                 "drop_path_rate": 0.0}
+    assert M.model_kwargs("vit_base_patch6_42", ModelConfig()) == {"pos_embed_init": "trunc_normal"}
+    with pytest.raises(ValueError, match="unknown model"):
+        M.model_kwargs("vit_base_patch16_224", authors)
+    with pytest.raises(ValueError, match=r"pos_embed_init = 'randn'.*\['trunc_normal', 'normal'\]"):
+        timm.create_model("swin_tiny_patch6_window7_42", pos_embed_init="randn")
+    with pytest.raises(ValueError, match=r"ModelConfig.vit_variant = 'big'.*\['timm', 'authors'\]"):
+        ModelConfig(vit_variant="big")
+
+
+@pytest.mark.parametrize("name,key", [("sl_swin_tiny_patch6_window7_42", "patch_embed.pos_embed"),
+                                      ("s_swin_tiny_patch6_window7_42", "patch_embed.pos_embed"),
+                                      ("vit_base_patch6_42", "pos_embed"),
+                                      ("sl_vit_base_patch6_42", "pos_embed"),
+                                      ("swin_tiny_patch6_window7_42", None)])
+def test_pos_embed_init_changes_only_the_position_embedding(name, key):
+    """Same seed: every weight equal except the position embedding (std 1 instead of 0.02), and
+    the forward is the same function (the default model's weights give the default's output)."""
+    def build(**kw):
+        torch.manual_seed(7)
+        return timm.create_model(name, **kw)
+
+    default, explicit, normal = build(), build(pos_embed_init="trunc_normal"), build(pos_embed_init="normal")
+    sd, se, sn = default.state_dict(), explicit.state_dict(), normal.state_dict()
+    assert all(torch.equal(sd[k], se[k]) for k in sd)
+    assert [k for k in sd if not torch.equal(sd[k], sn[k])] == ([key] if key else [])
+    if key:
+        n_values = sd[key].numel()
+        assert n_values == (49 * 96 if "swin" in name else 50 * 768)
+        assert abs(float(sd[key].std()) - 0.02) < 0.002 and float(sd[key].abs().max()) <= 2.0
+        assert abs(float(sn[key].std()) - 1.0) < 0.05 and abs(float(sn[key].mean())) < 0.05
+        assert float((sn[key].abs() > 2).float().mean()) > 0.03  # untruncated tails (4.6 % expected)
+        normal.init_weights()  # a later re-initialisation keeps the setting
+        assert abs(float(normal.state_dict()[key].std()) - 1.0) < 0.05
+    normal.load_state_dict(sd)
+    default.eval(), normal.eval()
+    x = torch.rand(2, 3, 42, 42)
+    with torch.no_grad():
+        assert torch.equal(default(x), normal(x))
+
+
+def test_create_model_from_config_applies_settings():
+    torch.manual_seed(3)
+    a = M.create_model(ModelConfig(name="s_swin_tiny_patch6_window7_42", pos_embed_init="normal"))
+    torch.manual_seed(3)
+    b = timm.create_model("s_swin_tiny_patch6_window7_42", pos_embed_init="normal")
+    assert torch.equal(a.patch_embed.pos_embed, b.patch_embed.pos_embed)
+    torch.manual_seed(3)
+    c = M.create_model(ModelConfig(name="s_swin_tiny_patch6_window7_42"))
+    torch.manual_seed(3)
+    d = timm.create_model("s_swin_tiny_patch6_window7_42")
+    assert all(torch.equal(p, q) for p, q in zip(c.state_dict().values(), d.state_dict().values()))
+
+
+def test_size_table_of_the_authors_vit(tmp_path):
+    from slswin_lib.models.report import size_table
+
+    cache = tmp_path / "sizes.csv"
+    timm_df = size_table((42,), cache=cache).set_index("model")
+    authors = size_table((42,), cache=cache, model_cfg=ModelConfig(vit_variant="authors")).set_index("model")
+    assert set(timm_df["vit_variant"]) == {"timm"} and set(authors["vit_variant"]) == {"authors"}
+    assert authors.loc["ViT-B", "params_M"] == pytest.approx(63.918337)  # counted by hand above
+    assert authors.loc["SL-ViT-B", "params_M"] == pytest.approx(64.251337)
+    assert authors.loc["Swin-T", "params_M"] == timm_df.loc["Swin-T", "params_M"]
+    assert authors.loc["Swin-T", "params_vs_vit"] == pytest.approx(27.525883 / 63.918337)

@@ -297,9 +297,30 @@ class Dataset:
         """``(mean(offset - onset) + 1) / 2`` over the events of ``type`` (SPEC 2.1)."""
         return mean_half_length([e for v in self.videos for e in v.events_of(type)])
 
-    def compute_k(self, type: str) -> int:
-        """``k = int((mean(offset - onset) + 1) / 2)`` over these (training) videos (SPEC 2.1)."""
-        return int(self.mean_half_length(type))
+    def compute_k(self, type: str, subjects: Iterable[str] | None = None) -> int:
+        """``k = int((mean(offset - onset) + 1) / 2)``, half the mean expression length (paper Sec. 3.1).
+
+        Args:
+            type: expression type, ``"me"`` or ``"mae"``.
+            subjects: whose annotations count: None, every subject of this data set (the
+                authors' code, the test subject of a LOSO fold included; ``SpotConfig.k_from =
+                "all_subjects"``); or a fold's training subjects only (``"training_subjects"``).
+
+        Returns:
+            k in frames.
+
+        Raises:
+            DataError: a subject is not in this data set.
+            ValueError: the chosen videos have no event of ``type``.
+        """
+        if subjects is None:
+            return int(self.mean_half_length(type))
+        subjects = list(subjects)
+        unknown = sorted(set(subjects) - set(self.subjects))
+        if unknown:
+            raise DataError(f"compute_k: subjects {unknown} are not in data set {self.name}; "
+                            f"known: {self.subjects}")
+        return self.subset(subjects).compute_k(type)
 
     def summary(self) -> pd.DataFrame:
         """One row per video: subject, video_id, n_frames, fps, seconds, n_me, n_mae."""

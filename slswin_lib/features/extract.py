@@ -32,7 +32,7 @@ from ..io import atomic_path, cache_dir, save_npz_atomic
 from .crop import crop_face, face_box, to_crop_coords
 from .flow import FlowComputer, optical_strain
 from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256, to_dlib68
-from .preprocess import minmax_normalise, preprocess_sample, roi_flow_magnitude, scaled_sizes
+from .preprocess import config_sizes, minmax_normalise, preprocess_sample, roi_flow_magnitude
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
            "pair_features", "cache_params", "cache_file", "feature_file", "load_cached", "landmarker",
@@ -180,7 +180,7 @@ def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConf
     crops: ``(m, S, S)`` uint8; pts68: ``(>= m-k, 68, 2)`` landmarks of the first frames of the
     pairs -> ``(m-k, 2r, 2r, 3)`` float32.
     """
-    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    sizes = config_sizes(cfg)
     out = np.empty((len(crops) - k, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
     for j in range(len(crops) - k):
         out[j] = preprocess_sample(raw_features(crops[j], crops[j + k], cfg), pts68[j], sizes,

@@ -11,8 +11,10 @@ Per sample (frame pair i, i+k), with the dlib-68 landmarks of frame i in crop pi
    ``roi x roi`` side by side, ROI3 to ``roi x 2 roi`` below: a ``2 roi x 2 roi x 3`` mosaic.
    ``layout="one_box"`` (**[code]**) resizes one box spanning both brows/eyes to the top half.
 
-All pixel sizes are given for the 128 x 128 crop and scale with the crop size (Table 6 doubles
-everything); see :func:`scaled_sizes`.
+All pixel sizes are given for the 128 x 128 crop. At a larger crop (Table 6: 256 x 256) they scale
+with the crop size (``px_scaling="with_crop"``, the paper's "everything doubled"), or keep their
+128 px values (``"fixed"``, the authors' code **[code]**); see :func:`scaled_sizes` and
+:func:`config_sizes`.
 """
 from __future__ import annotations
 
@@ -20,10 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config import PX_SCALING, FeatureConfig, check_choice
 from .landmarks import DLIB68, NOSE_POINT
 
-__all__ = ["PreprocessSizes", "scaled_sizes", "nose_box", "remove_head_motion", "eye_polygons",
-           "mask_eyes", "roi_boxes", "roi_mosaic", "preprocess_sample", "minmax_normalise",
+__all__ = ["PreprocessSizes", "scaled_sizes", "config_sizes", "nose_box", "remove_head_motion",
+           "eye_polygons", "mask_eyes", "roi_boxes", "roi_mosaic", "preprocess_sample", "minmax_normalise",
            "roi_flow_magnitude"]
 
 #: crop size at which nose box, eye growth and ROI margin are specified (SPEC 2.2)
@@ -38,15 +41,34 @@ class PreprocessSizes(NamedTuple):
 
 
 def scaled_sizes(face_size: int, roi_size: int, nose_box: int = 11, eye_grow: int = 15,
-                 margin: int = 12) -> PreprocessSizes:
+                 margin: int = 12, scaling: str = "with_crop") -> PreprocessSizes:
     """Pixel sizes for a ``face_size`` crop, from the values given at 128 px.
+
+    Args:
+        face_size: crop side in pixels.
+        roi_size: ROI side in the mosaic (kept as is).
+        nose_box, eye_grow, margin: the sizes at the 128 px crop.
+        scaling: ``"with_crop"`` multiplies them by ``face_size / 128``; ``"fixed"`` keeps them
+            (the authors' code at 256 px **[code]**).
+
+    Raises:
+        ValueError: ``scaling`` is not one of :data:`slswin_lib.config.PX_SCALING`.
 
     >>> scaled_sizes(256, 42)
     PreprocessSizes(nose_half=10, eye_grow=30, margin=24, roi=42)
+    >>> scaled_sizes(256, 42, scaling="fixed")
+    PreprocessSizes(nose_half=5, eye_grow=15, margin=12, roi=42)
     """
-    s = face_size / REFERENCE_FACE
+    check_choice("px_scaling", scaling, PX_SCALING)
+    s = face_size / REFERENCE_FACE if scaling == "with_crop" else 1.0
     return PreprocessSizes(int(round((nose_box - 1) / 2 * s)), int(round(eye_grow * s)),
                            int(round(margin * s)), int(roi_size))
+
+
+def config_sizes(cfg: FeatureConfig) -> PreprocessSizes:
+    """The pixel sizes a :class:`~slswin_lib.config.FeatureConfig` implies (crop, ROI, ``px_scaling``)."""
+    return scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin,
+                        cfg.px_scaling)
 
 
 def _ipt(p: np.ndarray) -> tuple[int, int]:

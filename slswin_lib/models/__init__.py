@@ -6,7 +6,8 @@ Importing this package registers the models with timm, so ::
     model = timm.create_model("sl_swin_tiny_patch6_window7_42")   # (B, 3, 42, 42) -> (B, 1)
 
 works for every name in :data:`MODEL_NAMES`. Helpers for training and the notebooks:
-:func:`model_input_size`, :func:`create_model` (from a :class:`~slswin_lib.config.ModelConfig`),
+:func:`model_input_size`, :func:`model_kwargs` (the constructor arguments a
+:class:`~slswin_lib.config.ModelConfig` implies), :func:`create_model` (by name or from a config),
 :func:`attention_maps`, :func:`count_flops`, :func:`model_summary`.
 """
 from __future__ import annotations
@@ -17,14 +18,15 @@ import timm
 import torch
 import torch.nn as nn
 
-from .layers import (LocalitySelfAttention, LocalityWindowAttention, ShiftedPatchTokenization, check_input,
-                     diagonal_mask, diagonal_shifts)
+from .layers import (POS_EMBED_STD, LocalitySelfAttention, LocalityWindowAttention, ShiftedPatchTokenization,
+                     check_input, diagonal_mask, diagonal_shifts, init_pos_embed)
 from .sl_swin import SWIN_VARIANTS, SLSwinBlock, SLSwinTransformer
-from .sl_vit import VIT_VARIANTS, SLVisionTransformer
+from .sl_vit import AUTHORS_VIT, VIT_VARIANTS, SLVisionTransformer
 
 __all__ = [
     "ShiftedPatchTokenization", "LocalityWindowAttention", "LocalitySelfAttention", "SLSwinBlock",
-    "SLSwinTransformer", "SLVisionTransformer", "MODEL_NAMES", "TABLE4", "model_input_size", "create_model",
+    "SLSwinTransformer", "SLVisionTransformer", "MODEL_NAMES", "TABLE4", "model_input_size", "model_kwargs",
+    "create_model", "AUTHORS_VIT", "POS_EMBED_STD", "init_pos_embed",
     "attention_maps", "count_flops", "count_params", "model_summary", "check_input", "diagonal_mask",
     "diagonal_shifts",
 ]
@@ -50,11 +52,39 @@ def model_input_size(name: str) -> int:
     return int(timm.models.get_pretrained_cfg(name).input_size[-1])
 
 
+def model_kwargs(name: str, model_cfg: Any) -> dict[str, Any]:
+    """Constructor arguments of registered model ``name`` that a ``ModelConfig`` implies.
+
+    ``pos_embed_init`` for every model (it initialises the position embedding of the ViTs and of
+    SPT; Swin-T and L-Swin-T have none), and for the two ViTs with ``vit_variant="authors"``
+    the authors' ViT-B (:data:`AUTHORS_VIT`: 12 heads of dimension 16, no qkv bias, dropout 0.1,
+    no drop-path) **[code]**. Use as ``create_model(name, **model_kwargs(name, cfg))``.
+
+    Args:
+        name: a registered name (:data:`MODEL_NAMES`), e.g. a Table 4 row's, not necessarily
+            ``model_cfg.name``.
+        model_cfg: a :class:`~slswin_lib.config.ModelConfig` (its ``pos_embed_init`` and
+            ``vit_variant`` are read).
+
+    Returns:
+        Keyword arguments for :func:`create_model` / :func:`timm.create_model`.
+
+    Raises:
+        ValueError: ``name`` is not registered.
+    """
+    model_input_size(name)  # validates the name
+    out: dict[str, Any] = {"pos_embed_init": model_cfg.pos_embed_init}
+    if model_cfg.vit_variant == "authors" and name.split("_base_")[0] in VIT_VARIANTS:
+        out.update(AUTHORS_VIT)
+    return out
+
+
 def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
     """Build a model by registered name or from a :class:`~slswin_lib.config.ModelConfig`.
 
-    A config's ``input_size`` must agree with the name's. Extra ``kwargs`` (e.g.
-    ``drop_path_rate``) go to :func:`timm.create_model`.
+    A config's ``input_size`` must agree with the name's, and the config's settings become
+    constructor arguments (:func:`model_kwargs`). Extra ``kwargs`` (e.g. ``drop_path_rate``) go to
+    :func:`timm.create_model` and take precedence.
     """
     if isinstance(model, str):
         name = model
@@ -64,6 +94,7 @@ def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
         if model.input_size != size:
             raise ValueError(f"ModelConfig.input_size={model.input_size} but {name!r} takes {size} x {size} "
                              f"inputs; use the '_{model.input_size}' variant or set input_size={size}")
+        kwargs = {**model_kwargs(name, model), **kwargs}
     model_input_size(name)  # validates the name
     return timm.create_model(name, **kwargs)
 

@@ -28,7 +28,11 @@ from timm.layers import Format, to_2tuple, trunc_normal_
 from timm.layers.attention import Attention
 from timm.models.swin_transformer import WindowAttention
 
+from ..config import check_choice
+
 __all__ = [
+    "POS_EMBED_STD",
+    "init_pos_embed",
     "check_input",
     "diagonal_shifts",
     "ShiftedPatchTokenization",
@@ -36,6 +40,30 @@ __all__ = [
     "LocalitySelfAttention",
     "diagonal_mask",
 ]
+
+
+#: standard deviation of each initialisation of a learnable position embedding: ``"trunc_normal"``
+#: (timm's ViT, values truncated to [-2, 2]) and ``"normal"`` (a standard normal, the authors'
+#: ``torch.randn`` **[code]**).
+POS_EMBED_STD: dict[str, float] = {"trunc_normal": 0.02, "normal": 1.0}
+
+
+@torch.no_grad()
+def init_pos_embed(param: torch.Tensor, how: str = "trunc_normal") -> None:
+    """Initialise a position embedding in place, as :data:`POS_EMBED_STD` names it.
+
+    Args:
+        param: the embedding, any shape (e.g. (1, 1 + N, D) for ViT, (1, h, w, D) for SPT).
+        how: ``"trunc_normal"`` or ``"normal"``.
+
+    Raises:
+        ValueError: ``how`` is not a key of :data:`POS_EMBED_STD`.
+    """
+    check_choice("pos_embed_init", how, tuple(POS_EMBED_STD))
+    if how == "trunc_normal":
+        trunc_normal_(param, std=POS_EMBED_STD[how])
+    else:
+        nn.init.normal_(param, std=POS_EMBED_STD[how])
 
 
 def check_input(x: torch.Tensor, in_chans: int, img_size: Tuple[int, int], what: str = "model") -> None:
@@ -149,7 +177,7 @@ class ShiftedPatchTokenization(nn.Module):
     def init_weights(self) -> None:
         """Position embedding ~ truncated normal (std 0.02), as timm's ViT; LayerNorm to identity."""
         if self.pos_embed is not None:
-            trunc_normal_(self.pos_embed, std=0.02)
+            init_pos_embed(self.pos_embed, "trunc_normal")
         nn.init.ones_(self.norm.weight)
         nn.init.zeros_(self.norm.bias)
 

@@ -2,36 +2,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..io import atomic_path, atomic_write_text
-from . import TABLE4, attention_maps, count_flops, count_params, create_model, model_input_size
+from . import TABLE4, attention_maps, count_flops, count_params, create_model, model_input_size, model_kwargs
 
 __all__ = ["size_table", "token_grid_table", "markdown_table", "write_table", "lsa_attention_figure"]
 
 
-def size_table(sizes: Iterable[int] = (42, 84), cache: Optional[Path] = None) -> pd.DataFrame:
+def size_table(sizes: Iterable[int] = (42, 84), cache: Optional[Path] = None,
+               model_cfg: Optional[Any] = None) -> pd.DataFrame:
     """Parameters and forward GFLOPs per sample of every Table 4 model at each input size.
 
-    Columns: model (Table 4 name), name (registered), input, spt, lsa, params_M, gflops,
+    Columns: model (Table 4 name), name (registered), vit_variant, input, spt, lsa, params_M, gflops,
     params_vs_vit, flops_vs_vit (ratios to ViT-B at the same input size), token_grids.
-    With ``cache`` (a .csv path), a table computed before for the same sizes is loaded instead.
+    ``model_cfg``: a :class:`~slswin_lib.config.ModelConfig` whose settings build the models
+    (:func:`~slswin_lib.models.model_kwargs`, e.g. the authors' ViT-B); None: timm's ViT-B.
+    With ``cache`` (a .csv path), a table computed before for the same sizes and ViT variant is
+    loaded instead.
     """
     sizes = tuple(sizes)
+    variant = "timm" if model_cfg is None else model_cfg.vit_variant
     if cache is not None and Path(cache).exists():
         df = pd.read_csv(cache)
-        if tuple(sorted(df["input"].unique())) == tuple(sorted(sizes)):
+        if (tuple(sorted(df["input"].unique())) == tuple(sorted(sizes)) and "vit_variant" in df
+                and set(df["vit_variant"]) == {variant}):
             return df
     rows = []
     for size in sizes:
         for label, prefix in TABLE4.items():
             name = f"{prefix}_{size}"
-            model = create_model(name, device="meta")  # shapes only: no memory, no initialisation
-            rows.append(dict(model=label, name=name, input=model_input_size(name), spt=model.spt, lsa=model.lsa,
+            kwargs = {} if model_cfg is None else model_kwargs(name, model_cfg)
+            model = create_model(name, device="meta", **kwargs)  # shapes only: no memory, no initialisation
+            rows.append(dict(model=label, name=name, vit_variant=variant, input=model_input_size(name),
+                             spt=model.spt, lsa=model.lsa,
                              params_M=count_params(model) / 1e6, gflops=count_flops(model) / 1e9,
                              token_grids=" -> ".join(f"{g['grid'][0]}x{g['grid'][1]}" for g in model.token_grids())))
             del model

@@ -37,7 +37,9 @@ from timm.layers import DropPath, PatchEmbed
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock, window_partition, window_reverse
 
-from .layers import LocalityWindowAttention, ShiftedPatchTokenization, check_input
+from ..config import check_choice
+from .layers import (POS_EMBED_STD, LocalityWindowAttention, ShiftedPatchTokenization, check_input,
+                     init_pos_embed)
 
 __all__ = ["SLSwinBlock", "SLSwinTransformer", "SWIN_VARIANTS"]
 
@@ -219,11 +221,17 @@ class SLSwinTransformer(SwinTransformer):
             conv patch embedding.
         lsa: use Locality Self-Attention in every W-MSA / SW-MSA.
         img_size: input size in pixels (42 or 84 in the paper).
+        pos_embed_init: initialisation of SPT's learnable position embedding (1, h, w, C),
+            ``"trunc_normal"`` (std 0.02, timm) or ``"normal"`` (std 1, **[code]**); drawn after
+            every other weight, so the other weights do not depend on it. Without SPT the model
+            has no position embedding and the setting changes nothing.
         **kwargs: passed to :class:`timm.models.swin_transformer.SwinTransformer`.
     """
 
     def __init__(self, spt: bool = False, lsa: bool = False, img_size: int = 42, patch_size: int = 6,
-                 window_size: int = 7, always_partition: bool = True, num_classes: int = 1, **kwargs):
+                 window_size: int = 7, always_partition: bool = True, num_classes: int = 1,
+                 pos_embed_init: str = "trunc_normal", **kwargs):
+        check_choice("SLSwinTransformer pos_embed_init", pos_embed_init, tuple(POS_EMBED_STD))
         if spt:
             kwargs["embed_layer"] = partial(ShiftedPatchTokenization, pos_embed=True)
         super().__init__(img_size=img_size, patch_size=patch_size, window_size=window_size,
@@ -251,8 +259,20 @@ class SLSwinTransformer(SwinTransformer):
                     lsa=lsa,
                     **dd,
                 )
+        self.pos_embed_init = pos_embed_init
         if kwargs.get("weight_init", "") != "skip":
             self.init_weights(needs_reset=False)
+
+    def _init_pos_embed(self) -> None:
+        how = getattr(self, "pos_embed_init", "trunc_normal")  # unset while timm's __init__ runs
+        pos_embed = getattr(self.patch_embed, "pos_embed", None)
+        if how != "trunc_normal" and pos_embed is not None:
+            init_pos_embed(pos_embed, how)
+
+    def init_weights(self, mode: str = "", needs_reset: bool = True) -> None:
+        """timm's initialisation, then SPT's position embedding as ``pos_embed_init`` says."""
+        super().init_weights(mode, needs_reset=needs_reset)
+        self._init_pos_embed()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> normalised last-stage tokens (B, h, w, 8C)."""

@@ -1,0 +1,126 @@
+"""The fidelity settings: one registry entry per difference between the paper's text and the
+authors' code, the profiles built from it, the paper-text variants and the generated table."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from slswin_lib.config import (AUTHORS_CODE, FIDELITY, PAPER_TEXT, PROFILES, FeatureConfig, Profile,
+                               fidelity_markdown, fidelity_table, fidelity_variants, get_profile, paper_text)
+
+SETTINGS = ["features.abs_uv", "features.roi_layout", "features.px_scaling", "train.schedule",
+            "train.augment_stage", "train.pseudo_window", "model.pos_embed_init", "model.vit_variant",
+            "spot.k_from"]
+
+
+def _flat(profile: Profile) -> dict[str, object]:
+    return {f"{sec}.{k}": v for sec, vals in profile.to_dict().items() if isinstance(vals, dict)
+            for k, v in vals.items()}
+
+
+def test_registry_names_existing_settings_with_valid_values():
+    assert [row.setting for row in FIDELITY] == SETTINGS  # one row per setting, none twice
+    for row in FIDELITY:
+        cls = type(getattr(Profile(name="x"), row.section))
+        assert row.field in {f.name for f in dataclasses.fields(cls)}, row.setting
+        assert row.paper_value != row.authors_value
+        for value in (row.paper_value, row.authors_value):
+            assert getattr(cls(**{row.field: value}), row.field) == value
+        with pytest.raises(ValueError, match=rf"{cls.__name__}\.{row.field} = 'bogus' is not a valid choice; "
+                                             rf"choose one of \[.*{row.paper_value!r}.*\]") as err:
+            cls(**{row.field: "bogus"})
+        assert repr(row.authors_value) in str(err.value)
+        assert row.detail and row.paper_text and row.authors_code
+    assert AUTHORS_CODE["features"] == {"abs_uv": True, "roi_layout": "one_box", "px_scaling": "fixed"}
+    assert PAPER_TEXT["train"] == {"schedule": "pooled", "augment_stage": "normalised", "pseudo_window": "k_plus_one"}
+    with pytest.raises(ValueError, match=r"FeatureConfig.abs_uv = 'yes'.*\[False, True\]"):
+        FeatureConfig(abs_uv="yes")
+
+
+def test_profiles_take_the_authors_code():
+    for name, profile in PROFILES.items():
+        for row in FIDELITY:
+            expected = "pooled" if (row.setting == "train.schedule" and name != "paper") else row.authors_value
+            assert row.value(profile) == expected, (name, row.setting)
+    # only the fidelity rows differ from the section defaults' paper-text values where set
+    quick = get_profile("quick")
+    assert quick.features.flow == "dis" and quick.train.epochs == 3 and quick.train.fold_workers == 2
+    assert get_profile("paper").features.flow == "tvl1" and get_profile("smoke").data.frame_size == 192
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_paper_text_variant(name):
+    base = get_profile(name)
+    text = paper_text(name)
+    assert text.name == f"{name}-paper_text" and get_profile(f"{name}-paper_text") == text
+    assert all(row.value(text) == row.paper_value for row in FIDELITY)
+    flat_base, flat_text = _flat(base), _flat(text)
+    changed = {k for k in flat_base if flat_base[k] != flat_text[k]}
+    assert changed == set(SETTINGS) - ({"train.schedule"} if name != "paper" else set())
+
+
+@pytest.mark.parametrize("name,n_rows", [("paper", 9), ("quick", 8), ("smoke", 8)])
+def test_fidelity_variants_switch_one_row_each(name, n_rows):
+    base = get_profile(name)
+    variants = fidelity_variants(name)
+    assert list(variants)[0] == "authors_code" and list(variants)[-1] == "paper_text"
+    assert variants["authors_code"] == base and len(variants) == n_rows + 2
+    flat_base = _flat(base)
+    for setting, variant in list(variants.items())[1:-1]:
+        flat = _flat(variant)
+        assert {k for k in flat if flat[k] != flat_base[k]} == {setting}
+        assert variant.name == f"{name}-paper_text-{setting.split('.')[1]}"
+        assert get_profile(variant.name) == variant
+    if name != "paper":
+        assert "train.schedule" not in variants  # quick/smoke already pool
+        with pytest.raises(ValueError, match=rf"unknown profile '{name}-paper_text-schedule'.*"
+                                             rf"'{name}-paper_text-abs_uv'"):
+            get_profile(f"{name}-paper_text-schedule")
+    with pytest.raises(ValueError, match=r"unknown profile 'laptop'; choose one of \['paper', 'quick', 'smoke'\]"):
+        get_profile("laptop")
+
+
+def test_fidelity_table_from_the_settings():
+    df = fidelity_table()
+    assert list(df.columns) == ["detail", "paper text", "authors' code", "smoke", "quick", "paper", "setting"]
+    assert df["setting"].tolist() == SETTINGS and len(df) == len(FIDELITY) == 9
+    row = df.set_index("setting")
+    assert row.loc["features.abs_uv", "quick"] == "True (code)"
+    assert row.loc["train.schedule", "paper"] == "per_subject (code)"
+    assert row.loc["train.schedule", "smoke"] == "pooled (text)"
+    assert row.loc["model.vit_variant", "detail"] == "ViT-B / SL-ViT-B (Table 4)"
+    # a changed profile value shows up; Profile objects give their own column
+    mine = get_profile("quick").replace(features={"abs_uv": False}, spot={"k_from": "training_subjects"})
+    mine = dataclasses.replace(mine, name="mine")
+    custom = fidelity_table(("paper", mine)).set_index("setting")
+    assert list(custom.columns) == ["detail", "paper text", "authors' code", "paper", "mine"]
+    assert custom.loc["features.abs_uv", "mine"] == "False (text)"
+    assert custom.loc["spot.k_from", "mine"] == "training_subjects (text)"
+    assert custom.loc["spot.k_from", "paper"] == "all_subjects (code)"
+    md = fidelity_markdown()
+    lines = md.splitlines()
+    assert len(lines) == 2 + 9 and lines[0].startswith("| detail") and "| features.abs_uv" in lines[2]
+    assert "per_subject (code)" in md
+
+
+def test_readme_table_is_generated(tmp_path):
+    """README's fidelity block is fidelity_markdown() (regenerate with
+    ``update_readme("README.md", fidelity_markdown(), block="fidelity")``), and only that block changes."""
+    from pathlib import Path
+
+    from slswin_lib.results import readme_block, update_readme
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert readme_block(readme, "fidelity").strip() == fidelity_markdown().strip(), (
+        "README's fidelity table is stale: run python -c \"from slswin_lib.config import fidelity_markdown; "
+        "from slswin_lib.results import update_readme; update_readme('README.md', fidelity_markdown(), "
+        "block='fidelity')\"")
+    doc = tmp_path / "README.md"
+    doc.write_text("a\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- fidelity:start -->\nx\n"
+                   "<!-- fidelity:end -->\nb\n")
+    assert update_readme(doc, "| t |", block="fidelity")
+    assert doc.read_text() == ("a\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- fidelity:start -->\n"
+                               "| t |\n<!-- fidelity:end -->\nb\n")
+    assert readme_block(doc, "results") == "old\n" and readme_block(doc, "other") is None
+    assert not update_readme(doc, "y", block="other")
