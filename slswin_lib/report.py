@@ -13,7 +13,7 @@ import pandas as pd
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table"]
+           "megc2021_table", "k_from_tables"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -128,3 +128,29 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
                 {e: spot_score_set(s, spot_cfg.t, mode)[0] for e, s in sets.items()})
         rows[(method, "nested LOSO t", spot_cfg.mode)] = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode)[0]
     return pd.concat(rows, names=["method", "threshold", "matching", "type"])
+
+
+def k_from_tables(sets, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """k from all subjects (the authors' code) beside k from each fold's training subjects.
+
+    Args:
+        sets: expression type -> :class:`~slswin_lib.experiment.ExpressionSet` (from ``expression_set``).
+        profile: the profile (its ``spot`` section gives t, the matching and the t grid).
+
+    Returns:
+        ``(k_table, f1_table)``: the k of every LOSO fold under both choices (one row per type and
+        held-out subject), and the training-free baseline's F1 under both (:func:`megc2021_table`
+        rows), which needs no training, so both choices cost only the features at the extra k values.
+    """
+    from .config import resolve_profile
+    from .experiment import baseline
+
+    p = resolve_profile(profile)
+    rows = [{"type": e, "held-out subject": s, "k (all subjects)": es.fold_k(s, "all_subjects"),
+             "k (training subjects)": es.fold_k(s, "training_subjects")}
+            for e, es in sets.items() for s in es.subjects]
+    methods = {}
+    for k_from in ("all_subjects", "training_subjects"):
+        variant = p.replace(spot={"k_from": k_from})
+        methods[f"baseline, k from {k_from.replace('_', ' ')}"] = {e: baseline(es, variant) for e, es in sets.items()}
+    return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))

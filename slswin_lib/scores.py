@@ -149,8 +149,8 @@ def load_score_set(scores: str | os.PathLike, videos: str | os.PathLike, gt: str
     return ScoreSet(arrays, v, g, name or Path(scores).stem, source=Path(scores).parent)
 
 
-def write_score_set(out_dir: str | os.PathLike, videos: Sequence, scores: Mapping[str, np.ndarray], k: int,
-                    name: str = "", manifest: dict | None = None) -> ScoreSet:
+def write_score_set(out_dir: str | os.PathLike, videos: Sequence, scores: Mapping[str, np.ndarray],
+                    k: int | Mapping[str, int], name: str = "", manifest: dict | None = None) -> ScoreSet:
     """Write ``scores.npz``, ``videos.csv``, ``gt.csv`` (and ``manifest.json``) atomically; return the set.
 
     Args:
@@ -159,13 +159,15 @@ def write_score_set(out_dir: str | os.PathLike, videos: Sequence, scores: Mappin
             ``intervals`` (``(onset, offset)`` pairs, 0-based inclusive), e.g.
             :class:`slswin_lib.experiment.VideoInfo`.
         scores: video key -> ``(n_frames - k,)`` scores.
-        k: the frame distance of the scores.
+        k: the frame distance of the scores, or video key -> its k (e.g. a LOSO run whose folds
+            compute k from their own training subjects).
         manifest: facts about the run that produced the scores (written as ``manifest.json``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame([{"subject": i.subject, "video_code": i.video_code, "n_frames": i.n_frames, "k": k}
-                          for i in videos], columns=_VIDEO_COLUMNS)
+    k_of = k if isinstance(k, Mapping) else {i.key: k for i in videos}
+    table = pd.DataFrame([{"subject": i.subject, "video_code": i.video_code, "n_frames": i.n_frames,
+                           "k": int(k_of[i.key])} for i in videos], columns=_VIDEO_COLUMNS)
     gt = pd.DataFrame([{"subject": i.subject, "video_code": i.video_code, "onset": a, "offset": b}
                        for i in videos for a, b in i.intervals], columns=_GT_COLUMNS)
     with atomic_path(out / "videos.csv") as tmp:

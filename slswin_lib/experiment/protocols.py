@@ -43,7 +43,10 @@ def _check_features(es: ExpressionSet) -> None:
 def run_tag(p: Profile, es: ExpressionSet, model_name: str, n_folds: int | None = None) -> str:
     """``<model>-<labelling>[-<n>folds]-<digest>``: the run folder name of a LOSO run, the digest
     (:func:`~slswin_lib.config.run_digest`) covering the training, model and feature settings and k."""
-    digest = run_digest({"train": p.train, "features": p.features, "model": p.model, "k": es.k}, length=8)
+    facts = {"train": p.train, "features": p.features, "model": p.model, "k": es.k}
+    if p.spot.k_from != "all_subjects":
+        facts["k_from"] = p.spot.k_from
+    digest = run_digest(facts, length=8)
     folds = f"-{n_folds}folds" if n_folds is not None else ""
     return f"{model_name}-{p.train.labelling}{folds}-{digest}"
 
@@ -86,22 +89,26 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
                              es.expression)
     out = Path(out_dir)
     workers = p.train.fold_workers if workers is None else workers
-    inputs = es.inputs()
-    jobs = [FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in es.infos if i.subject != s),
-                    tuple(i for i in es.infos if i.subject == s), inputs, es.k, es.expression, p.train, model_name,
-                    _threads(workers)) for s in held_out]
+    jobs = []
+    for s in held_out:
+        fold_set = es.with_k(es.fold_k(s, p.spot.k_from), p, progress)
+        jobs.append(FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in fold_set.infos if i.subject != s),
+                            tuple(i for i in fold_set.infos if i.subject == s), fold_set.inputs(), fold_set.k,
+                            es.expression, p.train, model_name, _threads(workers)))
     t0 = time.perf_counter()
     results = map_folds(jobs, workers, scheduler_address, progress)
     scores = {key: s for r in results for key, s in r.scores.items()}
+    k_of = {i.key: job.k for job in jobs for i in job.test}
     tested = [i for i in es.infos if i.key in scores]
     folds = [{"name": r.name, **{k_: r.record.get(k_) for k_ in ("prepare_seconds", "train_seconds", "predict_seconds",
                                                                  "n_train", "n_train_positive", "n_test")}}
              for r in results]
-    manifest = run_manifest(protocol="MEGC 2021 LOSO", expression=es.expression, k=es.k, model=model_name,
+    manifest = run_manifest(protocol="MEGC 2021 LOSO", expression=es.expression, k=es.k, k_from=p.spot.k_from,
+                            fold_k={job.name: job.k for job in jobs}, model=model_name,
                             profile=p.to_dict(), subjects=held_out, all_subjects=all_subjects, folds=folds,
                             wall_seconds=time.perf_counter() - t0, workers=workers,
                             scheduler_address=scheduler_address)
-    return write_score_set(out, tested, scores, es.k, name=f"{model_name} {es.expression}", manifest=manifest)
+    return write_score_set(out, tested, scores, k_of, name=f"{model_name} {es.expression}", manifest=manifest)
 
 
 def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str, labelling: str | None = None,
@@ -164,15 +171,25 @@ def baseline(es: ExpressionSet, profile: str | Profile | None = None, *,
 
     Args:
         profile: names the run folder (``runs/<dataset>/baseline-flow-magnitude/<expression>``)
-            when ``out_dir`` is not given.
+            when ``out_dir`` is not given, and says whose annotations give each fold's k
+            (``profile.spot.k_from``; the scores of a subject use the k of the fold holding it out).
     """
     from ..features.preprocess import roi_flow_magnitude
 
     if out_dir is None:
         if profile is None:
             raise ValueError("give the profile (for the run folder) or out_dir")
-        out_dir = run_folder(profile, es.dataset, "baseline-flow-magnitude", es.expression)
-    scores = {i.key: roi_flow_magnitude(np.asarray(es.features[i.key])).astype(np.float64) for i in es.infos}
+        tag = "baseline-flow-magnitude" + ("" if resolve_profile(profile).spot.k_from == "all_subjects"
+                                           else "-k_training_subjects")
+        out_dir = run_folder(profile, es.dataset, tag, es.expression)
+    k_from = "all_subjects" if profile is None else resolve_profile(profile).spot.k_from
+    scores, k_of = {}, {}
+    for subject in es.subjects:
+        fold_set = es if k_from == "all_subjects" else es.with_k(es.fold_k(subject, k_from), profile)
+        for i in fold_set.infos:
+            if i.subject == subject:
+                scores[i.key] = roi_flow_magnitude(np.asarray(fold_set.features[i.key])).astype(np.float64)
+                k_of[i.key] = fold_set.k
     manifest = run_manifest(protocol="training-free baseline (mean ROI flow magnitude)",
-                            expression=es.expression, k=es.k)
-    return write_score_set(out_dir, es.infos, scores, es.k, name=f"baseline {es.expression}", manifest=manifest)
+                            expression=es.expression, k=es.k, k_from=k_from)
+    return write_score_set(out_dir, es.infos, scores, k_of, name=f"baseline {es.expression}", manifest=manifest)

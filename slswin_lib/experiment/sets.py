@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -80,6 +80,8 @@ class ExpressionSet:
         dataset: the data set's name.
         files: video key -> the cached ``.npy`` file of its features, when there is one (fold
             workers memory-map these instead of receiving copies).
+        source: the data set the videos come from (None when the set was built from arrays); needed
+            to extract features at another k (``SpotConfig.k_from = "training_subjects"``).
     """
 
     expression: str
@@ -88,6 +90,7 @@ class ExpressionSet:
     features: dict[str, np.ndarray]
     dataset: str
     files: dict[str, str] = field(default_factory=dict)
+    source: Any = field(default=None, repr=False)
 
     @property
     def input_size(self) -> int:
@@ -98,6 +101,28 @@ class ExpressionSet:
     def subjects(self) -> list[str]:
         """Subjects in first-seen order."""
         return list(dict.fromkeys(i.subject for i in self.infos))
+
+    def fold_k(self, held_out: str, k_from: str) -> int:
+        """The k of the LOSO fold that holds out subject ``held_out``.
+
+        Args:
+            k_from: ``"all_subjects"`` (the authors' code: this set's k, the test subject's annotations
+                included) or ``"training_subjects"`` (the fold's training subjects only).
+        """
+        if k_from == "all_subjects":
+            return self.k
+        if self.source is None:
+            raise ValueError("k from the training subjects needs the data set: build the set with expression_set()")
+        return self.source.compute_k(self.expression, [s for s in self.subjects if s != held_out])
+
+    def with_k(self, k: int, profile: "str | Profile", progress: bool = True) -> "ExpressionSet":
+        """The same videos with features at frame distance ``k`` (extracted and cached when missing)."""
+        if k == self.k:
+            return self
+        if self.source is None:
+            raise ValueError("features at another k need the data set: build the set with expression_set()")
+        return expression_set(self.source, self.expression, profile, k=k, progress=progress,
+                              all_videos=True)
 
     def inputs(self) -> dict[str, np.ndarray | str]:
         """Per video, what a fold job needs to read its features: the cache file, else the array."""
@@ -129,7 +154,7 @@ def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None
     feats = extract_features(sub.videos, k, p.features, cache_root=root, scheduler_address=scheduler_address,
                              progress=progress)
     files = {v.key: str(feature_file(v, k, p.features, root)) for v in sub.videos}
-    return ExpressionSet(expression, k, video_infos(sub.videos, expression), feats, ds.name, files)
+    return ExpressionSet(expression, k, video_infos(sub.videos, expression), feats, ds.name, files, sub)
 
 
 def sized_profile(profile: str | Profile, input_size: int) -> Profile:
