@@ -13,7 +13,7 @@ import pandas as pd
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table", "k_from_tables"]
+           "megc2021_table", "k_from_tables", "fidelity_ablation"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -154,3 +154,49 @@ def k_from_tables(sets, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
         variant = p.replace(spot={"k_from": k_from})
         methods[f"baseline, k from {k_from.replace('_', ' ')}"] = {e: baseline(es, variant) for e, es in sets.items()}
     return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))
+
+
+def fidelity_ablation(ds, profile, *, expression: str = "me", model_name: str | None = None,
+                      scheduler_address: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """What each authors'-code choice costs: one ablation run per :data:`~slswin_lib.config.FIDELITY` row.
+
+    The runs are the profile as it is (every row as the authors' code, where the profile follows it),
+    the profile with one row switched to the paper's text (:func:`~slswin_lib.config.fidelity_variants`),
+    and everything as the paper's text; each is trained and spotted like Tables 4-6 under the
+    profile's ablation budget. Rows that cannot change this model's run (``model.vit_variant`` for a
+    Swin model, ``features.px_scaling`` at 42 x 42) are listed without a run.
+
+    Args:
+        ds: the data set (:func:`slswin_lib.experiment.open_dataset`).
+        profile: the base profile; ``model_name`` defaults to its model.
+
+    Returns:
+        One row per run: the setting switched, its value, the TP/FP/FN and F1 of :func:`ablation_row`.
+    """
+    import dataclasses
+
+    from .config import FIDELITY, fidelity_variants, resolve_profile
+    from .experiment import ablation_loso, expression_set
+    from .models import model_input_size
+
+    p = resolve_profile(profile)
+    model_name = model_name or p.model.name
+    by_setting = {row.setting: row for row in FIDELITY}
+    inert = {"model.vit_variant": "vit" not in model_name, "features.px_scaling": model_input_size(model_name) == 42}
+    rows = {}
+    for name, variant in fidelity_variants(p).items():
+        row = by_setting.get(name)
+        label = {"authors_code": "authors' code (the profile)", "paper_text": "paper's text (every row)"}.get(name, name)
+        if row is not None and inert.get(name, False):
+            rows[label] = {"value": f"{row.paper_value} (paper text)", "run": "no effect on this model"}
+            continue
+        # one work folder for every variant: features and runs are keyed by their settings
+        variant = dataclasses.replace(variant, name=p.name)
+        es = expression_set(ds, expression, variant, scheduler_address=scheduler_address, progress=progress)
+        scores = ablation_loso(es, variant, model_name=model_name, scheduler_address=scheduler_address,
+                               progress=progress)
+        value = "" if row is None else f"{row.paper_value} (paper text)"
+        rows[label] = {"value": value, "run": "trained", "k": es.k, **ablation_row(scores, variant.spot)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "switched to the paper's text"
+    return table
