@@ -13,7 +13,7 @@ import pandas as pd
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table", "k_from_tables", "fidelity_ablation"]
+           "megc2021_table", "k_from_tables", "fidelity_ablation", "interval_note"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -200,3 +200,39 @@ def fidelity_ablation(ds, profile, *, expression: str = "me", model_name: str | 
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "switched to the paper's text"
     return table
+
+
+def interval_note(table: pd.DataFrame, low: str, high: str, *, what: str = "F1") -> str:
+    """Which differences between the rows of ``table`` its 95% intervals resolve, in words.
+
+    Two rows differ resolvably when their intervals do not overlap (a conservative reading of
+    bootstrap intervals); every other pair is within the noise of the benchmark.
+
+    Args:
+        table: one row per compared run (rows without an interval are left out).
+        low, high: the columns holding each row's interval.
+
+    >>> t = pd.DataFrame({"lo": [0.1, 0.5, 0.15], "hi": [0.3, 0.7, 0.35]}, index=["a", "b", "c"])
+    >>> interval_note(t, "lo", "hi")
+    '95% intervals resolve: b above a, b above c; not resolved (intervals overlap): a vs c.'
+    """
+    rows = table[[low, high]].dropna()
+    names = [str(i) if not isinstance(i, tuple) else " / ".join(map(str, i)) for i in rows.index]
+    lo, hi = rows[low].to_numpy(float), rows[high].to_numpy(float)
+    resolved, overlap = [], []
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            if lo[i] > hi[j]:
+                resolved.append(f"{names[i]} above {names[j]}")
+            elif lo[j] > hi[i]:
+                resolved.append(f"{names[j]} above {names[i]}")
+            else:
+                overlap.append(f"{names[i]} vs {names[j]}")
+    if not resolved and not overlap:
+        return f"Fewer than two rows with a {what} interval: nothing to compare."
+    parts = []
+    if resolved:
+        parts.append("95% intervals resolve: " + ", ".join(resolved))
+    if overlap:
+        parts.append("not resolved (intervals overlap): " + ", ".join(overlap))
+    return "; ".join(parts) + "."

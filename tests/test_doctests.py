@@ -1,0 +1,14 @@
+"""The examples in the library's docstrings run and give what they show."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["slswin_lib.config", "slswin_lib.report", "slswin_lib.sweep", "slswin_lib.deploy.checkpoint",
+           "slswin_lib.data.base", "slswin_lib.scores", "slswin_lib.spotting", "slswin_lib.evaluation"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples of {name} fail"
