@@ -33,3 +33,31 @@ def test_papermill_understands_every_parameter(path):
                 if "=" in line.split("#")[0] and not line.startswith((" ", "import", "from"))]
     parsed = [p.name for p in PythonTranslator.inspect(cell)]
     assert parsed == assigned, f"{path.name}: papermill parses {parsed}, the cell assigns {assigned}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_narrates_and_calls(path):
+    """Notebooks hold narrative and library calls: no function or class of their own, no private imports,
+    settings from the profile (no threshold factor or matching mode of their own)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        tree = ast.parse(cell.source)
+        own = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))
+               and not isinstance(n, ast.Lambda)]
+        assert not own, f"{path.name} defines {own}: move it into slswin_lib"
+        private = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+                   if a.name.startswith("_")]
+        assert not private, f"{path.name} imports private names {private}"
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "settings =" in params.source and "\nt =" not in params.source, \
+        f"{path.name}: profile values come through the settings parameter (no t of its own)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_names_the_slswin_kernel_and_says_what_it_needs(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "slswin"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "**Needs:**" in first.source and "**Takes**" in first.source
