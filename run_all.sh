@@ -134,6 +134,8 @@ run_lab() {
         esac
     done
     setup
+    # JupyterLab refuses root without --allow-root (containers commonly run as root)
+    [ "$(id -u)" -eq 0 ] && args=(--allow-root ${args[@]+"${args[@]}"})
     echo "[lab] JupyterLab on notebooks/: pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
          "${SLSWIN_PROFILE:-quick} (./run_all.sh lab --profile smoke|quick|paper)"
     exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$ROOT/notebooks" ${args[@]+"${args[@]}"}
