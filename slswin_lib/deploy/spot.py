@@ -282,13 +282,11 @@ def _describe(report: VideoSpotting) -> dict[str, Any]:
 
 
 def summary_lines(report: VideoSpotting) -> list[str]:
-    """Per type: scorer, k (and the checkpoint's k and fps it came from), t and where t came from; notes."""
+    """Per type: scorer, k (and the checkpoint's k and fps it came from), t and where t came from; the rules."""
     lines = []
     for e, ts in report.types.items():
         lines.append(f"{e.upper()}: {ts.description}; k = {ts.k} ({ts.k_train} at {ts.fps_train:g} fps, rescaled "
                      f"to {report.fps:g} fps); t = {ts.t:.2f} from {ts.t_source}")
-        if ts.note:
-            lines.append(f"  note: {ts.note}")
     lines.append(f"rules: {rules_text(report)}")
     return lines
 
