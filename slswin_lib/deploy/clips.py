@@ -5,7 +5,8 @@ run past the end. :func:`cut_clips` cuts such clips (:data:`CLIP_SECONDS` long) 
 events of a data set, in three placements per event:
 
 * ``middle``: the event centred in the clip;
-* ``start``: the event's onset within the clip's first k frames (k of the event's type);
+* ``start``: the event's onset within the clip's first k frames (k of the event's type: the paper's
+  CAS(ME)^2 k, :data:`~slswin_lib.deploy.BASELINE_K`, rescaled to the video's frame rate);
 * ``end``: the clip ends inside the event (it runs past the end; 25-50 % of it is cut off).
 
 Every event of the source video that overlaps a clip is a ground truth of that clip, clipped to the
