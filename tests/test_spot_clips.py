@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from slswin_lib.deploy import (BASELINE_T_SOURCE, INTERVAL_COLUMNS, TypeSpotting, VideoSpotting,
-                               plot_video_spotting, respot, spot_video, summary_lines)
+                               plot_video_spotting, respot, spot_report, spot_video,
+                               summary_lines)
 from slswin_lib.spotting import covered_by, smooth_scores, spot, spot_smoothed
 
 # k = 2, window 4: smoothed = [4, 3.75, 3.25, 2.5, 1.5, 0.75, 0.25, 0, 0], maximum at the first sample
@@ -127,5 +128,10 @@ def test_short_clip_end_to_end(tmp_path):
         e: int((csv["type"] == e).sum()) for e in ("me", "mae")}
     assert len(meta["dropped"]) == len(table.attrs["dropped"])
     assert (csv["pred_onset"] >= 0).all() and (csv["pred_offset"] <= 69).all()
-    got = csv[csv["type"] == "mae"][["pred_onset", "pred_offset"]].to_numpy().tolist()
-    assert got == [[0, 36]]     # the maximum at the first smoothed sample: IoU with [3, 47] = 34 / 48
+    # the maximum at the first smoothed sample (IoU with [3, 47] = 34 / 48); the ME the baseline finds at
+    # the onset lies inside it and is dropped
+    assert csv[["type", "pred_onset", "pred_offset"]].to_numpy().tolist() == [["mae", 0, 36]]
+    assert [(d["type"], d["pred_onset"], d["pred_offset"]) for d in meta["dropped"]] == [("me", 4, 16)]
+    # the paper's rules on the same scores: the ME at the onset, no MaE
+    paper = respot(spot_report(clip, profile="smoke", progress=False), edges="paper", keep_overlaps=True)
+    assert paper.table[["type", "pred_onset", "pred_offset"]].to_numpy().tolist() == [["me", 4, 16]]
