@@ -63,8 +63,8 @@ def _report(n_frames: int, me_scores: np.ndarray, mae_scores: np.ndarray, k_me: 
     def ts(e, k, scores):
         return TypeSpotting(e, "baseline", "hand-made", k, k, 30.0, 0.6, BASELINE_T_SOURCE, scores, None)
 
-    return VideoSpotting("hand", "", 30.0, n_frames, {"me": ts("me", k_me, me_scores), "mae": ts("mae", k_mae, mae_scores)},
-                         pd.DataFrame(columns=INTERVAL_COLUMNS))
+    types = {"me": ts("me", k_me, me_scores), "mae": ts("mae", k_mae, mae_scores)}
+    return VideoSpotting("hand", "", 30.0, n_frames, types, pd.DataFrame(columns=INTERVAL_COLUMNS))
 
 
 def _overlapping_pair() -> VideoSpotting:

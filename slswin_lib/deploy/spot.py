@@ -44,8 +44,8 @@ from ..config import FeatureConfig, Profile, resolve_profile
 from .checkpoint import EXPRESSION_TYPES, SpotterError, load_spotter, rescale_k
 
 __all__ = ["BASELINE_K", "BASELINE_FPS", "BASELINE_T", "BASELINE_SCORER", "BASELINE_T_SOURCE", "INTERVAL_COLUMNS",
-           "OVERLAP_COVERAGE", "TypeSpotting", "VideoSpotting", "rules_text", "summary_lines", "spot_report", "respot", "spot_video",
-           "plot_video_spotting", "apex_montage"]
+           "OVERLAP_COVERAGE", "TypeSpotting", "VideoSpotting", "rules_text", "summary_lines", "spot_report", "respot",
+           "spot_video", "plot_video_spotting", "apex_montage"]
 
 #: training-free baseline: the paper's CAS(ME)^2 k (Section 2.1) at 30 fps, and the paper's t
 BASELINE_K: dict[str, int] = {"me": 6, "mae": 18}
