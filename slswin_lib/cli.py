@@ -117,8 +117,12 @@ def _spot_args(p: argparse.ArgumentParser) -> None:
         "k_video = max(1, round(k * fps_video / fps_train)). Only the types with a checkpoint are spotted; "
         "with no checkpoint both are spotted by the training-free baseline (mean ROI optical-flow "
         "magnitude, the paper's CAS(ME)^2 k of ME 6 / MaE 18 at 30 fps, rescaled; t = 0.60). "
-        "Writes OUT/intervals.csv (vid,pred_onset,pred_offset,type,apex,score,scorer; 0-based inclusive "
-        "frames) and OUT/scores.png.")
+        "A maximum of the smoothed scores at the clip's first or last frames is reported when it reaches the "
+        "threshold (the MEGC evaluation keeps the paper's rule, which cannot), and an ME interval with at least "
+        "half its frames inside a spotted MaE interval is dropped (one label per expression; --keep-overlaps "
+        "keeps both). Writes OUT/intervals.csv (vid,pred_onset,pred_offset,type,apex,score,scorer; 0-based "
+        "inclusive frames), OUT/intervals.json (the rules, each type's scorer, k, t and where t came from) and "
+        "OUT/scores.png.")
     p.add_argument("video", metavar="VIDEO", help="a video file OpenCV can decode, or a folder of jpg/png frames")
     p.add_argument("--me-checkpoint", metavar="A", help="spotter_me.pt: spot micro-expressions with this model")
     p.add_argument("--mae-checkpoint", metavar="B", help="spotter_mae.pt: spot macro-expressions with this model")
@@ -128,6 +132,9 @@ def _spot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"],
                    help="feature settings of the baseline scorer when no checkpoint is given (default quick: "
                         "DIS flow; paper: TV-L1); checkpoints bring their own")
+    p.add_argument("--keep-overlaps", action="store_true",
+                   help="keep an ME interval that lies inside a spotted MaE interval (the raw per-type output, "
+                        "for research); default: report the MaE only")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -143,12 +150,13 @@ def _cmd_spot(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path.cwd() / f"spot_{Path(args.video).stem or 'video'}"
     table = spot_video(args.video, me=args.me_checkpoint, mae=args.mae_checkpoint, fps=args.fps, out_dir=out,
-                       profile=args.profile, progress=not args.no_progress)
+                       profile=args.profile, progress=not args.no_progress, keep_overlaps=args.keep_overlaps)
     a = table.attrs
     print(f"{a['vid']}: {a['n_frames']} frames at {a['fps']:g} fps; k " +
           ", ".join(f"{e.upper()} {k}" for e, k in a["k"].items()) + f"; scorer: {a['scorer']}")
+    print("\n".join(a["summary"]))
     print(table.to_string(index=False) if len(table) else "no interval spotted")
-    print(f"intervals: {a['intervals_csv']}")
+    print(f"intervals: {a['intervals_csv']} (settings: {a['intervals_json']})")
     print(f"plot: {a['scores_png']}")
     return 0
 

@@ -11,6 +11,14 @@ Frame indices (0-based) used throughout:
 
 The threshold is Moilanen's ``T = mean(s^) + t (max(s^) - mean(s^))``; peaks are found with
 ``scipy.signal.find_peaks(s^, height=T, distance=k)``.
+
+**Edges.** ``find_peaks`` never reports the first or last sample of ``s^`` (a sample is a peak only
+when it is higher than a neighbour on each side). That is the paper's rule and the MEGC evaluation
+keeps it (``edges="paper"``, the default everywhere). ``edges="include"`` (used by
+:func:`slswin_lib.deploy.spot_video` on a user's own, possibly short, clip) pads ``s^`` with one
+``-inf`` on each side before peak finding, so a maximum at the clip's first or last smoothed sample is
+reported too when it reaches T. Every interval ``[i, i + 2k]`` lies inside the video's frames either
+way (``i + 2k <= n_scores <= n_frames - 1``).
 """
 from __future__ import annotations
 
@@ -19,9 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-from .config import check_threshold_factor
+from .config import check_choice, check_threshold_factor
 
-__all__ = ["SpotResult", "smooth_scores", "moilanen_threshold", "spot", "spot_smoothed"]
+__all__ = ["EDGE_RULES", "SpotResult", "smooth_scores", "moilanen_threshold", "spot", "spot_smoothed",
+           "covered_by"]
+
+#: how maxima at the first / last smoothed sample are treated (module docs)
+EDGE_RULES = ("paper", "include")
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,7 @@ def moilanen_threshold(smoothed: np.ndarray, t: float) -> float:
 
 
 def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = None,
-         distance: int | None = None, video: str = "") -> SpotResult:
+         distance: int | None = None, video: str = "", edges: str = "paper") -> SpotResult:
     """Spot expression intervals in one video's per-frame scores (SPEC 2.5).
 
     Args:
@@ -98,31 +110,69 @@ def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = No
         window: smoothing window; default ``2k``.
         distance: minimum number of samples between peaks; default ``k``.
         video: name used in error messages.
+        edges: ``"paper"`` (a maximum at the first or last smoothed sample is never a peak: the
+            paper's and MEGC's rule) or ``"include"`` (such a maximum is reported when it reaches T;
+            module docs).
 
     Raises:
         ValueError: ``t`` is outside ``(0, 1]``, ``k``/``window``/``distance`` is not a positive
-            integer, or the scores are not a finite 1-D array at least ``window`` long.
+            integer, ``edges`` is not one of :data:`EDGE_RULES`, or the scores are not a finite 1-D
+            array at least ``window`` long.
     """
     check_threshold_factor("t", t)
     k = _check_k(k)
     window = 2 * k if window is None else _check_k(window, "window")
-    return spot_smoothed(smooth_scores(scores, window, video=video), k, t, distance=distance)
+    return spot_smoothed(smooth_scores(scores, window, video=video), k, t, distance=distance, edges=edges)
 
 
-def spot_smoothed(smoothed: np.ndarray, k: int, t: float = 0.60, *, distance: int | None = None) -> SpotResult:
+def spot_smoothed(smoothed: np.ndarray, k: int, t: float = 0.60, *, distance: int | None = None,
+                  edges: str = "paper") -> SpotResult:
     """The threshold, peak and interval steps of :func:`spot` on an already smoothed curve.
 
-    Lets a sweep over t smooth each video once (:func:`slswin_lib.scores.t_sweep`).
+    Lets a sweep over t smooth each video once (:func:`slswin_lib.scores.t_sweep`, which keeps the
+    default ``edges="paper"``).
 
     Raises:
-        ValueError: ``t`` is outside ``(0, 1]`` or ``k``/``distance`` is not a positive integer.
+        ValueError: ``t`` is outside ``(0, 1]``, ``k``/``distance`` is not a positive integer or
+            ``edges`` is not one of :data:`EDGE_RULES`.
     """
     check_threshold_factor("t", t)
+    check_choice("edges", edges, EDGE_RULES)
     k = _check_k(k)
     distance = k if distance is None else _check_k(distance, "distance")
     threshold = moilanen_threshold(smoothed, t)
-    peaks, props = find_peaks(smoothed, height=threshold, distance=distance)
+    if edges == "include":
+        padded = np.pad(np.asarray(smoothed, dtype=np.float64), 1, constant_values=-np.inf)
+        peaks, props = find_peaks(padded, height=threshold, distance=distance)
+        peaks = peaks - 1
+    else:
+        peaks, props = find_peaks(smoothed, height=threshold, distance=distance)
     apexes = peaks + k
     intervals = np.stack([apexes - k, apexes + k], axis=1).astype(np.int64).reshape(-1, 2)
     return SpotResult(smoothed=smoothed, threshold=threshold, peaks=peaks, apexes=apexes,
                       intervals=intervals, peak_heights=props["peak_heights"], k=k)
+
+
+def covered_by(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """For each ``inner`` interval, the largest fraction of its frames inside one ``outer`` interval.
+
+    Frames are counted inclusively (``[a, b]`` holds ``b - a + 1`` frames). The coverage of an interval
+    is never below its IoU with the same partner, so "coverage >= c" includes every pair with
+    "IoU >= c".
+
+    Args:
+        inner: ``(P, 2)`` ``[onset, offset]`` intervals (e.g. spotted ME intervals).
+        outer: ``(Q, 2)`` intervals (e.g. spotted MaE intervals of the same video).
+
+    Returns:
+        ``(P,)`` float64 in ``[0, 1]`` (0 for every interval when ``Q == 0``).
+
+    >>> covered_by(np.array([[4, 16], [40, 52]]), np.array([[0, 36]])).tolist()
+    [1.0, 0.0]
+    """
+    a = np.asarray(inner, dtype=np.int64).reshape(-1, 2)
+    b = np.asarray(outer, dtype=np.int64).reshape(-1, 2)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(len(a))
+    inter = np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0]) + 1
+    return (np.clip(inter, 0, None) / (a[:, 1] - a[:, 0] + 1)[:, None]).max(axis=1)

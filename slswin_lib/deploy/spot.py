@@ -4,15 +4,35 @@
 :func:`slswin_lib.deploy.export_spotter` (k rescaled to the video's frame rate,
 :func:`~slswin_lib.deploy.rescale_k`) and writes ``intervals.csv`` and a plot; without any
 checkpoint it falls back to the training-free baseline scorer (mean ROI optical-flow magnitude)
-and says so. :func:`spot_report` does the same without writing; :func:`apex_montage` shows the
-frames at the spotted apexes.
+and says so. :func:`spot_report` does the same without writing (:func:`respot` spots its scores
+again under other rules); :func:`apex_montage` shows the frames at the spotted apexes.
+
+**Rules for a user's own clip** (not the MEGC evaluation, which keeps the paper's rules):
+
+* *Edge maxima* (``edges="include"``): a smoothed-score maximum at the clip's first or last smoothed
+  sample is reported when it reaches the threshold (:mod:`slswin_lib.spotting`, module docs); the
+  paper's peak finding cannot report it, so on a clip of a few seconds an expression right at the
+  start or end would be lost. A clip too short for the smoothing window (fewer than ``3k`` frames:
+  ``n_frames - k`` scores < ``2k``) is not an error: that type spots nothing, says why
+  (``TypeSpotting.note``) and its plot shows the per-frame scores.
+* *One label per expression* (``keep_overlaps=False``): a spotted ME interval of which at least
+  :data:`OVERLAP_COVERAGE` of the frames lie inside one spotted MaE interval of the same clip
+  (:func:`slswin_lib.spotting.covered_by`; this includes every pair with IoU >= that bound) is dropped
+  and only the MaE is reported; the ME and MaE spotters run independently, so a broad expression
+  otherwise often gets both labels. ``keep_overlaps=True`` keeps both (the raw per-type output).
+
+``intervals.csv`` comes with ``intervals.json``: the rules applied, each type's scorer, k, t and where
+t came from, the threshold, notes and the dropped ME intervals.
 
 >>> from slswin_lib.deploy import spot_video                   # doctest: +SKIP
 >>> spot_video("me.mp4", me="spotter_me.pt", mae="spotter_mae.pt", out_dir="out")  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +43,22 @@ import pandas as pd
 from ..config import FeatureConfig, Profile, resolve_profile
 from .checkpoint import EXPRESSION_TYPES, SpotterError, load_spotter, rescale_k
 
-__all__ = ["BASELINE_K", "BASELINE_FPS", "BASELINE_T", "BASELINE_SCORER", "INTERVAL_COLUMNS", "TypeSpotting",
-           "VideoSpotting", "spot_report", "spot_video", "plot_video_spotting", "apex_montage"]
+__all__ = ["BASELINE_K", "BASELINE_FPS", "BASELINE_T", "BASELINE_SCORER", "BASELINE_T_SOURCE", "INTERVAL_COLUMNS",
+           "OVERLAP_COVERAGE", "TypeSpotting", "VideoSpotting", "rules_text", "summary_lines", "spot_report", "respot",
+           "spot_video", "plot_video_spotting", "apex_montage"]
 
 #: training-free baseline: the paper's CAS(ME)^2 k (Section 2.1) at 30 fps, and the paper's t
 BASELINE_K: dict[str, int] = {"me": 6, "mae": 18}
 BASELINE_FPS = 30.0
 BASELINE_T = 0.60
 BASELINE_SCORER = "baseline (mean ROI flow magnitude, training-free)"
+BASELINE_T_SOURCE = "the baseline's fixed t (the paper's 0.60, Section 2.5)"
+#: one label per expression: an ME interval with at least this fraction of its frames inside one MaE
+#: interval of the same clip is dropped (module docs)
+OVERLAP_COVERAGE = 0.5
+#: a video with at most this many chunks (FeatureConfig.chunk) of frame pairs is featurised in-process
+_POOL_MIN_CHUNKS = 2
+_FOOTER_INCHES = 0.9  # room under the panels of the plot for the t sources and the rules
 #: columns of ``intervals.csv`` (and of the table :func:`spot_video` returns)
 INTERVAL_COLUMNS = ["vid", "pred_onset", "pred_offset", "type", "apex", "score", "scorer"]
 
@@ -44,10 +72,13 @@ class TypeSpotting:
         scorer: ``"model"`` or ``"baseline"``; ``description`` says which model / checkpoint.
         k: the k used on this video (rescaled, see the module docs); ``k_train``, ``fps_train``: the
             checkpoint's (for the baseline: the paper's CAS(ME)^2 k at 30 fps).
-        t: threshold factor.
-        scores: ``(n_frames - k,)`` per-sample scores.
-        result: the :class:`~slswin_lib.spotting.SpotResult`.
+        t: threshold factor; ``t_source`` where it came from (the checkpoint's record, or the
+            baseline's fixed value).
+        scores: ``(max(n_frames - k, 0),)`` per-sample scores.
+        result: the :class:`~slswin_lib.spotting.SpotResult`; None when the clip is too short to spot
+            this type (``note`` says why).
         meta: the checkpoint's settings (empty for the baseline).
+        note: why nothing could be spotted ("" otherwise).
     """
 
     expression: str
@@ -57,14 +88,28 @@ class TypeSpotting:
     k_train: int
     fps_train: float
     t: float
+    t_source: str
     scores: np.ndarray
     result: Any
     meta: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def who(self) -> str:
+        """Short scorer name (the ``scorer`` column): ``baseline`` or the model name."""
+        return "baseline" if self.scorer == "baseline" else self.meta["model_name"]
 
 
 @dataclass
 class VideoSpotting:
-    """Everything :func:`spot_report` found in one video; ``table`` has :data:`INTERVAL_COLUMNS`."""
+    """Everything :func:`spot_report` found in one video.
+
+    Attributes:
+        table: the reported intervals, :data:`INTERVAL_COLUMNS`.
+        edges: the edge rule used (:data:`slswin_lib.spotting.EDGE_RULES`).
+        keep_overlaps: False when the one-label rule was applied.
+        dropped: the ME intervals the one-label rule removed (:data:`INTERVAL_COLUMNS`).
+    """
 
     vid: str
     path: str
@@ -72,6 +117,9 @@ class VideoSpotting:
     n_frames: int
     types: dict[str, TypeSpotting]
     table: pd.DataFrame
+    edges: str = "include"
+    keep_overlaps: bool = False
+    dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERVAL_COLUMNS))
 
     @property
     def scorer(self) -> str:
@@ -102,17 +150,35 @@ def _features(video, k: int, feature_cfg: FeatureConfig, progress: bool) -> np.n
     from ..features import extract_features
     from ..io import cache_dir
 
-    return extract_features([video], k, feature_cfg, cache_root=cache_dir("features"), progress=progress)[video.key]
+    # a clip of at most one chunk of frame pairs is not worth a process pool
+    workers = 1 if video.n_frames - k <= feature_cfg.chunk * _POOL_MIN_CHUNKS else None
+    return extract_features([video], k, feature_cfg, cache_root=cache_dir("features"), workers=workers,
+                            progress=progress)[video.key]
+
+
+def _too_short(e: str, n_frames: int, k: int, fps: float) -> str:
+    """The note of a type that a clip is too short to spot ("" when it is long enough)."""
+    if n_frames - k >= 2 * k:
+        return ""
+    return (f"{e.upper()}: {n_frames} frames give {max(n_frames - k, 0)} scores, fewer than the smoothing window "
+            f"2k = {2 * k} (k = {k}); spotting needs at least 3k = {3 * k} frames ({3 * k / fps:.2f} s), so "
+            "nothing is spotted and the plot shows the per-frame scores only")
 
 
 def spot_report(video_or_path, *, me: str | os.PathLike | None = None, mae: str | os.PathLike | None = None,
-                fps: float | None = None, profile: str | Profile = "quick", progress: bool = True) -> VideoSpotting:
-    """Score and spot one video (no files written); see :func:`spot_video`."""
-    from ..spotting import spot
+                fps: float | None = None, profile: str | Profile = "quick", progress: bool = True,
+                edges: str = "include", keep_overlaps: bool = False) -> VideoSpotting:
+    """Score and spot one video (no files written); see :func:`spot_video`.
+
+    Args:
+        edges, keep_overlaps: the rules for a user's clip (module docs); ``edges="paper",
+            keep_overlaps=True`` is the paper's per-type spotting.
+    """
     from ..training.samples import to_model_input
     from ..training.trainer import predict
 
     video, vfps, vid, path = _open_video(video_or_path, fps)
+    n_frames = int(video.n_frames)
     checkpoints = {e: c for e, c in (("me", me), ("mae", mae)) if c is not None}
     types: dict[str, TypeSpotting] = {}
     if checkpoints:
@@ -122,53 +188,151 @@ def spot_report(video_or_path, *, me: str | os.PathLike | None = None, mae: str 
                 raise SpotterError(f"{ckpt}: a {meta['expression'].upper()} spotter given as the "
                                    f"{e.upper()} checkpoint; swap the two")
             k = rescale_k(meta["k"], vfps, meta["fps"])
-            feats = _features(video, k, meta["feature_config"], progress)
-            if feats.shape[1] != meta["input_size"]:
-                raise SpotterError(f"{ckpt}: the model takes {meta['input_size']} px inputs but its feature "
-                                   f"settings give {feats.shape[1]} px; re-export the checkpoint")
-            scores = predict(model, to_model_input(feats))
+            scores = np.empty(0)
+            if n_frames > k:
+                feats = _features(video, k, meta["feature_config"], progress)
+                if feats.shape[1] != meta["input_size"]:
+                    raise SpotterError(f"{ckpt}: the model takes {meta['input_size']} px inputs but its feature "
+                                       f"settings give {feats.shape[1]} px; re-export the checkpoint")
+                scores = predict(model, to_model_input(feats))
             desc = f"{meta['model_name']} ({Path(ckpt).name}, trained on {meta['training']['dataset']})"
             types[e] = TypeSpotting(e, "model", desc, k, int(meta["k"]), float(meta["fps"]), float(meta["t"]),
-                                    scores, spot(scores, k, meta["t"], video=vid), meta)
+                                    str(meta.get("t_source") or "the checkpoint (no source recorded)"),
+                                    np.asarray(scores, dtype=np.float64).reshape(-1), None, meta)
     else:
         from ..features.preprocess import roi_flow_magnitude
 
         feature_cfg = resolve_profile(profile).features
         for e in EXPRESSION_TYPES:
             k = rescale_k(BASELINE_K[e], vfps, BASELINE_FPS)
-            scores = roi_flow_magnitude(_features(video, k, feature_cfg, progress)).astype(np.float64)
+            scores = np.empty(0)
+            if n_frames > k:
+                scores = roi_flow_magnitude(_features(video, k, feature_cfg, progress))
             types[e] = TypeSpotting(e, "baseline", BASELINE_SCORER, k, BASELINE_K[e], BASELINE_FPS, BASELINE_T,
-                                    scores, spot(scores, k, BASELINE_T, video=vid))
-    rows = [{"vid": vid, "pred_onset": int(a), "pred_offset": int(b), "type": e, "apex": int(x),
-             "score": float(h), "scorer": ts.scorer if ts.scorer == "baseline" else ts.meta["model_name"]}
-            for e, ts in types.items()
-            for (a, b), x, h in zip(ts.result.intervals, ts.result.apexes, ts.result.peak_heights)]
+                                    BASELINE_T_SOURCE, np.asarray(scores, dtype=np.float64), None)
+    report = VideoSpotting(vid, path, vfps, n_frames, types, pd.DataFrame(columns=INTERVAL_COLUMNS))
+    return respot(report, edges=edges, keep_overlaps=keep_overlaps)
+
+
+def _interval_table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=INTERVAL_COLUMNS).astype(
         {"pred_onset": "int64", "pred_offset": "int64", "apex": "int64", "score": "float64"})
-    table = table.sort_values(["type", "pred_onset"], kind="stable").reset_index(drop=True)
-    return VideoSpotting(vid, path, vfps, int(video.n_frames), types, table)
+    return table.sort_values(["type", "pred_onset"], kind="stable").reset_index(drop=True)
+
+
+def respot(report: VideoSpotting, *, edges: str = "include", keep_overlaps: bool = False) -> VideoSpotting:
+    """Spot a report's scores again under the given rules (no new features or model runs).
+
+    Args:
+        report: a :func:`spot_report` result.
+        edges: :data:`slswin_lib.spotting.EDGE_RULES` (module docs).
+        keep_overlaps: keep ME intervals inside MaE intervals (True) or drop them (module docs).
+
+    Returns:
+        A new :class:`VideoSpotting`; ``report`` is left as it was.
+    """
+    from ..config import check_choice
+    from ..spotting import EDGE_RULES, covered_by, spot
+
+    check_choice("edges", edges, EDGE_RULES)
+    types = {}
+    for e, ts in report.types.items():
+        note = _too_short(e, report.n_frames, ts.k, report.fps)
+        result = None if note else spot(ts.scores, ts.k, ts.t, video=report.vid, edges=edges)
+        types[e] = dataclasses.replace(ts, result=result, note=note)
+    rows = {e: [{"vid": report.vid, "pred_onset": int(a), "pred_offset": int(b), "type": e, "apex": int(x),
+                 "score": float(h), "scorer": ts.who}
+                for (a, b), x, h in zip(ts.result.intervals, ts.result.apexes, ts.result.peak_heights)]
+            if ts.result is not None else [] for e, ts in types.items()}
+    dropped: list[dict] = []
+    if not keep_overlaps and rows.get("me") and rows.get("mae"):
+        cover = covered_by([(r["pred_onset"], r["pred_offset"]) for r in rows["me"]],
+                           [(r["pred_onset"], r["pred_offset"]) for r in rows["mae"]])
+        dropped = [r for r, c in zip(rows["me"], cover) if c >= OVERLAP_COVERAGE]
+        rows["me"] = [r for r, c in zip(rows["me"], cover) if c < OVERLAP_COVERAGE]
+    return dataclasses.replace(report, types=types, table=_interval_table([r for e in rows for r in rows[e]]),
+                               edges=edges, keep_overlaps=keep_overlaps, dropped=_interval_table(dropped))
+
+
+def rules_text(report: VideoSpotting) -> str:
+    """One sentence per rule applied to ``report`` (for the plot, the JSON and the printed summary)."""
+    edge = ("edge maxima reported: a smoothed-score maximum at the clip's first or last sample counts when it "
+            "reaches T" if report.edges == "include" else
+            "paper's peak rule: no peak at the first or last smoothed sample")
+    label = ("both labels kept where an ME and a MaE interval overlap (--keep-overlaps)" if report.keep_overlaps
+             else f"one label per expression: an ME interval with >= {OVERLAP_COVERAGE:.0%} of its frames inside "
+                  f"a MaE interval is dropped, the MaE is reported ({len(report.dropped)} dropped)")
+    return f"{edge}; {label}"
+
+
+def _describe(report: VideoSpotting) -> dict[str, Any]:
+    """The companion JSON of ``intervals.csv``."""
+    return {
+        "vid": report.vid, "path": report.path, "fps": report.fps, "n_frames": report.n_frames,
+        "rules": {"edges": report.edges, "keep_overlaps": report.keep_overlaps,
+                  "overlap_coverage": OVERLAP_COVERAGE, "text": rules_text(report)},
+        "types": {e: {"scorer": ts.who, "description": ts.description, "k": ts.k, "k_train": ts.k_train,
+                      "fps_train": ts.fps_train, "t": ts.t, "t_source": ts.t_source,
+                      "threshold": None if ts.result is None else float(ts.result.threshold),
+                      "n_reported": int((report.table["type"] == e).sum()), "note": ts.note}
+                  for e, ts in report.types.items()},
+        "dropped": report.dropped.to_dict(orient="records"),
+        "columns": "frames 0-based, inclusive; apex the interval's centre; score the smoothed score there",
+    }
+
+
+def summary_lines(report: VideoSpotting) -> list[str]:
+    """Per type: scorer, k (and the checkpoint's k and fps it came from), t and where t came from; the rules."""
+    lines = []
+    for e, ts in report.types.items():
+        lines.append(f"{e.upper()}: {ts.description}; k = {ts.k} ({ts.k_train} at {ts.fps_train:g} fps, rescaled "
+                     f"to {report.fps:g} fps); t = {ts.t:.2f} from {ts.t_source}")
+    lines.append(f"rules: {rules_text(report)}")
+    return lines
 
 
 def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
-    """One panel per expression type (scores, smoothed curve, threshold, spotted intervals)."""
+    """One panel per expression type (scores, smoothed curve, threshold, spotted intervals).
+
+    Each panel's title names the scorer, k and t; the footer says where each t came from and which
+    rules were applied. ME intervals dropped by the one-label rule are drawn hatched; a type the clip
+    is too short for shows its per-frame scores and the reason.
+    """
     import matplotlib.pyplot as plt
 
     from ..plots import plot_spotting
 
-    fig, axes = plt.subplots(len(report.types), 1, figsize=(11, 3.2 * len(report.types)), squeeze=False)
+    fig, axes = plt.subplots(len(report.types), 1, figsize=(11, 3.2 * len(report.types) + _FOOTER_INCHES),
+                             squeeze=False)
     for ax, (e, ts) in zip(axes[:, 0], report.types.items()):
-        who = "baseline" if ts.scorer == "baseline" else ts.meta["model_name"]
-        plot_spotting(ts.result, scores=ts.scores, ax=ax, fps=report.fps,
-                      title=f"{report.vid}: {e.upper()} by {who} (k = {ts.k} at {report.fps:g} fps, t = {ts.t:.2f})")
+        head = f"{report.vid}: {e.upper()} by {ts.who} (k = {ts.k} at {report.fps:g} fps, t = {ts.t:.2f})"
+        if ts.result is None:
+            ax.plot(np.arange(len(ts.scores)), ts.scores, color="0.4", lw=1.0, marker=".", label="per-frame scores")
+            ax.set_xlim(0, max(report.n_frames - 1, 1))
+            ax.set_xlabel("frame")
+            ax.set_ylabel("score")
+            ax.set_title(head, fontsize=10)
+            ax.text(0.5, 0.5, textwrap.fill(ts.note, 110), transform=ax.transAxes, ha="center", va="center",
+                    fontsize=8, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"})
+            continue
+        plot_spotting(ts.result, scores=ts.scores, ax=ax, fps=report.fps, title=head)
+        if e == "me":
+            for i, (on, off) in enumerate(report.dropped[["pred_onset", "pred_offset"]].to_numpy()):
+                ax.axvspan(on, off, ymin=0.0, ymax=0.08, facecolor="none", edgecolor="0.3", hatch="///",
+                           label="dropped: inside a MaE interval" if i == 0 else None)
+            if len(report.dropped):
+                ax.legend(loc="upper right", fontsize=8, ncol=2)
+    footer = [f"{e.upper()} t from {ts.t_source}" for e, ts in report.types.items()] + [rules_text(report)]
+    fig.text(0.01, 0.005, "\n".join(textwrap.fill(line, 150) for line in footer), fontsize=7, va="bottom")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, _FOOTER_INCHES / fig.get_figheight(), 1, 1))
     return fig
 
 
 def spot_video(video_or_path, *, me: str | os.PathLike | None = None, mae: str | os.PathLike | None = None,
                fps: float | None = None, out_dir: str | os.PathLike | None = None, profile: str | Profile = "quick",
-               progress: bool = True) -> pd.DataFrame:
+               progress: bool = True, edges: str = "include", keep_overlaps: bool = False) -> pd.DataFrame:
     """Spot ME/MaE intervals in any video file or frame folder.
 
     For each given checkpoint (:func:`export_spotter`): k is rescaled to the video's frame rate
@@ -177,43 +341,57 @@ def spot_video(video_or_path, *, me: str | os.PathLike | None = None, mae: str |
     t and the rescaled k. Only the given types are spotted. With **no** checkpoint both types are
     spotted by the training-free baseline (mean ROI flow magnitude, :data:`BASELINE_K` at 30 fps
     rescaled, t = 0.60; features of ``profile``); a line says so and the ``scorer`` column reads
-    ``baseline``.
+    ``baseline``. Maxima at the clip's edges are reported and an ME inside a MaE interval is dropped
+    unless told otherwise (module docs, "Rules for a user's own clip").
 
     Args:
         video_or_path: a video file (mp4, avi, ...), a frame folder, or a video object
             (``slswin_lib.data.Video`` / ``ArrayVideo``).
         me, mae: spotter checkpoints (``spotter_me.pt`` / ``spotter_mae.pt``).
         fps: frame rate; overrides the file's; required for a frame folder.
-        out_dir: where ``intervals.csv`` and ``scores.png`` go (None: nothing written).
+        out_dir: where ``intervals.csv``, ``intervals.json`` and ``scores.png`` go (None: nothing written).
         profile: feature settings of the baseline scorer (unused with checkpoints).
+        edges: ``"include"`` (default) or ``"paper"``: whether maxima at the clip's edges are reported.
+        keep_overlaps: keep an ME interval that lies inside a MaE interval (the raw per-type output).
 
     Returns:
         DataFrame with :data:`INTERVAL_COLUMNS` (frames 0-based, inclusive; ``score`` is the smoothed
-        score at the apex). ``attrs`` holds ``fps``, ``n_frames``, per-type ``k``/``t``, the scorer
-        and, with ``out_dir``, the paths ``intervals_csv`` and ``scores_png``.
+        score at the apex). ``attrs`` holds ``fps``, ``n_frames``, per-type ``k``/``t``/``t_source``/
+        ``note``, the scorer, ``rules`` (text), ``summary`` (the printed lines), ``dropped`` (the dropped
+        ME intervals as records) and, with ``out_dir``, the paths ``intervals_csv``, ``intervals_json``
+        and ``scores_png``.
     """
-    report = spot_report(video_or_path, me=me, mae=mae, fps=fps, profile=profile, progress=progress)
+    report = spot_report(video_or_path, me=me, mae=mae, fps=fps, profile=profile, progress=progress,
+                         edges=edges, keep_overlaps=keep_overlaps)
     if all(ts.scorer == "baseline" for ts in report.types.values()):
         print(f"no checkpoint given: scoring with the {BASELINE_SCORER}, "
               + ", ".join(f"{e.upper()} k = {ts.k}" for e, ts in report.types.items())
               + f" (CAS(ME)^2 k at 30 fps rescaled to {report.fps:g} fps), t = {BASELINE_T}")
+    for ts in report.types.values():
+        if ts.note:
+            print(ts.note)
     table = report.table
     table.attrs.update(vid=report.vid, fps=report.fps, n_frames=report.n_frames, scorer=report.scorer,
-                       k={e: ts.k for e, ts in report.types.items()}, t={e: ts.t for e, ts in report.types.items()})
+                       k={e: ts.k for e, ts in report.types.items()}, t={e: ts.t for e, ts in report.types.items()},
+                       t_source={e: ts.t_source for e, ts in report.types.items()},
+                       note={e: ts.note for e, ts in report.types.items()}, rules=rules_text(report),
+                       summary=summary_lines(report), dropped=report.dropped.to_dict(orient="records"))
     if out_dir is not None:
         import matplotlib.pyplot as plt
 
-        from ..io import atomic_path
+        from ..io import atomic_path, atomic_write_text
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "intervals.csv") as tmp:
             table.to_csv(tmp, index=False)
+        atomic_write_text(out / "intervals.json", json.dumps(_describe(report), indent=1) + "\n")
         fig = plot_video_spotting(report)
         with atomic_path(out / "scores.png") as tmp:
             fig.savefig(tmp, dpi=110)
         plt.close(fig)
-        table.attrs.update(intervals_csv=str(out / "intervals.csv"), scores_png=str(out / "scores.png"))
+        table.attrs.update(intervals_csv=str(out / "intervals.csv"), intervals_json=str(out / "intervals.json"),
+                           scores_png=str(out / "scores.png"))
     return table
 
 
