@@ -54,6 +54,7 @@ RECIPES = ("paper", "adamw")
 SCHEDULES = ("pooled", "per_subject")
 AUGMENT_STAGES = ("normalised", "raw")
 PSEUDO_WINDOWS = ("k_plus_one", "k_frames")
+LR_DECAYS = ("cosine", "one_cycle")
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,24 @@ class TrainConfig:
     device: str = "auto"
     #: folds trained at once on a local Dask cluster (1: in this process)
     fold_workers: int = 1
-    #: optimisation recipe: "paper" (plain SGD, MSE, ``epochs`` over the data) or a CPU-practical one
+    #: optimisation recipe: "paper" (plain SGD at ``lr``, MSE, ``epochs`` over the data) or "adamw"
+    #: (a CPU-practical one: AdamW, MSE, ``steps`` optimiser steps with warm-up and decay)
     recipe: str = "paper"
+    #: "paper" recipe: SGD momentum (0: plain SGD, the paper)
+    momentum: float = 0.0
+    #: "adamw" recipe: the budget in optimiser steps (not epochs), split evenly over the subjects
+    #: when ``schedule="per_subject"``
+    steps: int = 400
+    #: "adamw" recipe: peak learning rate and decoupled weight decay
+    adamw_lr: float = 2e-3
+    weight_decay: float = 0.05
+    #: "adamw" recipe: fraction of the steps spent warming the learning rate up from zero
+    warmup_fraction: float = 0.1
+    #: "adamw" recipe: decay after the warm-up, "cosine" (to zero) or "one_cycle" (torch's OneCycleLR)
+    lr_decay: str = "cosine"
+    #: held-out loss every this many optimiser steps when validation data are given (None: 20
+    #: points over the budget)
+    val_every: int | None = None
     #: "pooled": all training subjects shuffled together; "per_subject" ([code]): the training subjects
     #: one after another, ``epochs`` each with a fresh optimiser, the model carried over
     schedule: str = "pooled"
@@ -215,6 +232,14 @@ class TrainConfig:
         check_choice("TrainConfig.schedule", self.schedule, SCHEDULES)
         check_choice("TrainConfig.augment_stage", self.augment_stage, AUGMENT_STAGES)
         check_choice("TrainConfig.pseudo_window", self.pseudo_window, PSEUDO_WINDOWS)
+        check_choice("TrainConfig.lr_decay", self.lr_decay, LR_DECAYS)
+        for name in ("epochs", "steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} = {getattr(self, name)} must be >= 1")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"TrainConfig.warmup_fraction = {self.warmup_fraction} must lie in [0, 1)")
+        if self.val_every is not None and self.val_every < 1:
+            raise ValueError(f"TrainConfig.val_every = {self.val_every} must be >= 1 (or None)")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..config import TrainConfig
 from ..io import atomic_path, atomic_write_json, repo_root, save_npz_atomic
 from ..scores import ScoreSet, load_score_set
 from .labels import make_labels
@@ -144,19 +145,19 @@ def _train_and_score(fold_dir: str, name: str, train: Sequence[VideoInfo], test:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     cfg = train_cfg
-    labels = [make_labels(i.n_frames - k, k, i.intervals, cfg["labelling"]) for i in train]
+    tc = TrainConfig(**{k_: v for k_, v in cfg.items() if k_ not in _EXTRA_KEYS})
+    labels = [make_labels(i.n_frames - k, k, i.intervals, tc.labelling, tc.pseudo_window) for i in train]
     if not any(lab.any() for lab in labels):
         raise TrainingError(f"fold {name}: the training videos hold no {expression} sample; "
                             "a model cannot learn from negatives only (check the annotations)")
-    rng = np.random.default_rng(cfg["seed"])
-    x, y = training_arrays([np.load(inputs[i.key], mmap_mode="r") for i in train], labels,
-                           keep_negatives=cfg["keep_negatives"], augment=cfg["augment"] and expression == "me",
-                           rng=rng, blur_ksize=cfg["blur_ksize"], noise_std=cfg["noise_std"],
-                           max_samples=cfg["max_train_samples"])
-    model, history = fit(model_name, x, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                         seed=cfg["seed"], checkpoint=fold / "checkpoint.pt", device=cfg["device"],
-                         drop_path_rate=cfg.get("drop_path_rate"), progress=progress, desc=f"fold {name}",
-                         meta={"k": k, "expression": expression, "labelling": cfg["labelling"], "fold": name})
+    rng = np.random.default_rng(tc.seed)
+    x, y, groups = training_arrays([np.load(inputs[i.key], mmap_mode="r") for i in train], labels, tc,
+                                   augment=tc.augment and expression == "me", signed_u=cfg["signed_u"],
+                                   rng=rng, groups=[i.subject for i in train])
+    model_kwargs = {} if cfg.get("drop_path_rate") is None else {"drop_path_rate": cfg["drop_path_rate"]}
+    model, history = fit(model_name, x, y, tc, checkpoint=fold / "checkpoint.pt", groups=groups,
+                         progress=progress, desc=f"fold {name}", model_kwargs=model_kwargs,
+                         meta={"k": k, "expression": expression, "labelling": tc.labelling, "fold": name})
     t_train = time.perf_counter() - t0
     scores = {i.key: predict(model, to_model_input(np.load(inputs[i.key], mmap_mode="r")),
                              batch_size=cfg["predict_batch_size"]) for i in test}
@@ -202,9 +203,14 @@ def _map_folds(jobs: list[dict], workers: int, scheduler_address: str | None, pr
     return sorted(results, key=lambda r: order[r["name"]])
 
 
+#: keys of a fold's training settings that are not TrainConfig fields
+_EXTRA_KEYS = ("drop_path_rate", "signed_u")
+
+
 def _train_cfg(profile) -> dict[str, Any]:
     cfg = asdict(profile.train)
     cfg["drop_path_rate"] = getattr(profile.model, "drop_path_rate", None)
+    cfg["signed_u"] = not profile.features.abs_uv
     return cfg
 
 
