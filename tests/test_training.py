@@ -315,3 +315,13 @@ def test_megc2022_trains_on_all_and_scores_unseen_videos(tmp_path):
     assert (read_submission(path)["pred_offset"] - read_submission(path)["pred_onset"] == 6).all()
     manifest = (tmp_path / "manifest.json").read_text()
     assert '"protocol": "MEGC 2022"' in manifest and "s0_0101" in manifest
+
+
+def test_train_config_refuses_bad_recipe_settings():
+    with pytest.raises(ValueError, match="TrainConfig.lr_decay = 'step' is not a valid choice"):
+        TrainConfig(lr_decay="step")
+    with pytest.raises(ValueError, match="TrainConfig.steps = 0 must be >= 1"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match=r"TrainConfig.warmup_fraction = 1.0 must lie in \[0, 1\)"):
+        TrainConfig(warmup_fraction=1.0)
+    assert get_profile("quick").train.recipe == "adamw" and get_profile("paper").train.recipe == "paper"
