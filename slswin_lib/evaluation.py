@@ -16,7 +16,8 @@ Two matching modes, both with frames counted inclusively
     interval adds one false positive (a placeholder prediction in the authors' code).
 
 Unmatched ground truths are false negatives. "Overall" figures pool the counts of several
-types (and data sets).
+types (and data sets). :func:`bootstrap_f1` gives a confidence interval of the pooled F1 over
+videos (resampling whole videos, Efron & Tibshirani 1993, percentile interval).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ __all__ = [
     "match_video",
     "evaluate",
     "metrics_table",
+    "F1Interval",
+    "bootstrap_f1",
 ]
 
 MODES = ("megc", "authors")
@@ -191,3 +194,69 @@ def metrics_table(counts: Mapping[str, Counts], overall: Iterable[str] | None = 
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "type"
     return table.astype({"TP": int, "FP": int, "FN": int})
+
+
+#: columns of the per-video counts that :func:`bootstrap_f1` resamples
+COUNT_COLUMNS = ("TP", "FP", "FN")
+
+
+@dataclass(frozen=True)
+class F1Interval:
+    """Pooled F1 of a set of videos with its bootstrap confidence interval ``[low, high]``."""
+
+    f1: float
+    low: float
+    high: float
+    confidence: float
+    n_videos: int
+
+
+def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``2TP / (2TP + FP + FN)`` of counts summed along ``axis`` (0 where nothing was counted)."""
+    tp, fp, fn = (np.sum(a, axis=axis) for a in (tp, fp, fn))
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros(np.shape(denom), dtype=np.float64), where=denom > 0)
+
+
+def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95,
+                 seed: int = 0) -> F1Interval:
+    """Bootstrap confidence interval of the pooled F1 over videos.
+
+    Videos are resampled with replacement as whole units (their TP, FP and FN stay together,
+    ``scipy.stats.bootstrap`` with ``paired=True``); each resample's counts are summed and give
+    ``F1 = 2TP / (2TP + FP + FN)``; the interval is the percentile interval of those F1 values.
+
+    Args:
+        per_video_counts: one row per video with integer columns ``TP``, ``FP``, ``FN`` (the
+            per-video table of :func:`evaluate` or ``slswin_lib.scores.spot_score_set``).
+        n_resamples: bootstrap resamples.
+        confidence: confidence level of the two-sided interval.
+        seed: seeds the resampling (the same seed gives the same interval).
+
+    Returns:
+        The pooled F1 of all videos and its interval. With fewer than two videos, or when every
+        video has the same counts (every resample then has the same F1), the interval is the
+        point ``[F1, F1]``.
+
+    Raises:
+        ValueError: a count column is missing or negative, or ``confidence`` is outside (0, 1).
+    """
+    from scipy.stats import bootstrap
+
+    missing = [c for c in COUNT_COLUMNS if c not in per_video_counts.columns]
+    if missing:
+        raise ValueError(f"per-video counts lack column(s) {missing}; pass the per-video table of "
+                         "evaluate() or spot_score_set() (columns TP, FP, FN)")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence = {confidence} must lie in (0, 1), e.g. 0.95")
+    counts = per_video_counts[list(COUNT_COLUMNS)].to_numpy(np.int64)
+    if np.any(counts < 0):
+        raise ValueError("per-video counts must be >= 0")
+    tp, fp, fn = counts.T
+    f1 = float(_pooled_f1(tp, fp, fn))
+    if len(counts) < 2 or np.all(counts == counts[0]):
+        return F1Interval(f1, f1, f1, confidence, len(counts))
+    result = bootstrap((tp, fp, fn), _pooled_f1, n_resamples=n_resamples, paired=True, vectorized=True,
+                       confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    ci = result.confidence_interval
+    return F1Interval(f1, float(ci.low), float(ci.high), confidence, len(counts))

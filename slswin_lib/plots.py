@@ -108,21 +108,37 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
     return fig
 
 
-def plot_fold_losses(losses: Mapping[str, Mapping[str, list[float]]]):
-    """Training loss per epoch of every LOSO fold, one panel per expression type.
+def plot_fold_losses(histories: Mapping[str, Mapping[str, Mapping]], label_variance: Mapping[str, float] | None = None,
+                     *, title: str = ""):
+    """Learning curves of every LOSO fold, one panel per expression type: the training loss per
+    optimiser step (thin, a running mean of 10 steps) and the held-out loss (markers), with the label
+    variance (the loss of always predicting the mean) as a dashed line.
 
     Args:
-        losses: expression type -> fold name -> its per-epoch losses
-            (the second value of :func:`slswin_lib.experiment.read_folds`).
+        histories: expression type -> fold name -> its training history (the second value of
+            :func:`slswin_lib.experiment.read_folds`).
+        label_variance: expression type -> the mean label variance of its training sets.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(losses), figsize=(5 * len(losses), 3.2), squeeze=False)
-    for ax, (expression, per_fold) in zip(axes[0], losses.items()):
-        for fold, curve in per_fold.items():
-            ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3, label=fold)
-        ax.set(title=f"{expression.upper()}: training loss per fold", xlabel="epoch", ylabel="MSE")
+    fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 3.4), squeeze=False)
+    for ax, (expression, per_fold) in zip(axes[0], histories.items()):
+        for i, (fold, h) in enumerate(per_fold.items()):
+            color = f"C{i % 10}"
+            steps = np.asarray(h.get("step_loss") or [], dtype=float)
+            if len(steps):
+                window = min(10, len(steps))
+                smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
+                ax.plot(np.arange(window, len(steps) + 1), smooth, color=color, lw=0.9, alpha=0.8, label=fold)
+            if h.get("val_loss"):
+                ax.plot(h["val_step"], h["val_loss"], color=color, ls="none", marker="o", ms=3)
+        if label_variance and expression in label_variance:
+            ax.axhline(label_variance[expression], color="0.3", ls="--", lw=1, label="label variance")
+        ax.set(title=f"{expression.upper()}: training loss (lines), held-out loss (dots)", xlabel="optimiser step",
+               ylabel="MSE")
         ax.legend(fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 

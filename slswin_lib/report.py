@@ -5,15 +5,18 @@ copies of files made elsewhere (:func:`copy_to_figures`).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table", "k_from_tables", "fidelity_ablation", "interval_note"]
+           "megc2021_table", "k_from_tables", "fidelity_ablation", "interval_note", "recipe_caption",
+           "auc_table"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -80,20 +83,48 @@ def budget_caption(profile, n_subjects: int) -> str:
 
     >>> from slswin_lib.config import get_profile
     >>> budget_caption(get_profile("quick"), 6)
-    'first 2 of 6 LOSO folds, <= 600 training samples per fold'
+    'first 2 of 6 LOSO folds, <= 600 training samples per fold; recipe adamw (AdamW lr 0.0001, cosine, 60 steps, batch 48, pooled schedule)'
     >>> budget_caption(get_profile("paper"), 22)
-    'full LOSO'
+    'full LOSO; recipe paper (SGD lr 0.0005, 25 epochs, batch 48, per_subject schedule)'
     """
-    a = profile.ablation
+    a, train = profile.ablation, profile.train
     text = "full LOSO" if a.folds is None else f"first {a.folds} of {n_subjects} LOSO folds"
     if a.max_train_samples is not None:
         text += f", <= {a.max_train_samples} training samples per fold"
-    return text
+    return text + "; " + recipe_caption(dataclasses.replace(train, steps=a.steps) if a.steps is not None else train)
+
+
+def recipe_caption(train) -> str:
+    """The training recipe in a few words, for table and figure captions.
+
+    >>> from slswin_lib.config import get_profile
+    >>> recipe_caption(get_profile("paper").train)
+    'recipe paper (SGD lr 0.0005, 25 epochs, batch 48, per_subject schedule)'
+    """
+    if train.recipe == "paper":
+        what = f"SGD lr {train.lr:g}" + (f" momentum {train.momentum:g}" if train.momentum else "")
+        budget = f"{train.epochs} epochs"
+    else:
+        what = f"AdamW lr {train.adamw_lr:g}, {train.lr_decay}"
+        budget = f"{train.steps} steps"
+    return f"recipe {train.recipe} ({what}, {budget}, batch {train.batch_size}, {train.schedule} schedule)"
+
+
+#: bootstrap resamples of the F1 intervals in the comparison tables
+INTERVAL_RESAMPLES = 2000
+
+
+def _interval(per_video: pd.DataFrame) -> tuple[float, float]:
+    from .evaluation import bootstrap_f1
+
+    ci = bootstrap_f1(per_video, n_resamples=INTERVAL_RESAMPLES)
+    return ci.low, ci.high
 
 
 def ablation_row(scores, spot_cfg) -> dict:
     """One row of an ablation table (Tables 4-6): TP/FP/FN and F1 at the profile's t, and F1 with t
-    chosen by nested leave-one-subject-out selection, both with ``spot_cfg.mode`` matching.
+    chosen by nested leave-one-subject-out selection, both with ``spot_cfg.mode`` matching, each F1
+    with its 95% bootstrap interval over videos (:func:`slswin_lib.evaluation.bootstrap_f1`).
 
     Args:
         scores: the run's :class:`~slswin_lib.scores.ScoreSet`.
@@ -101,10 +132,23 @@ def ablation_row(scores, spot_cfg) -> dict:
     """
     from .scores import select_t_loso, spot_score_set
 
-    fixed = spot_score_set(scores, spot_cfg.t, spot_cfg.mode)[0]
-    nested = select_t_loso({"set": scores}, spot_cfg.t_grid, spot_cfg.mode)[0].loc["set"]
+    fixed, per_video, _ = spot_score_set(scores, spot_cfg.t, spot_cfg.mode)
+    nested, _, nested_videos = select_t_loso({"set": scores}, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
+    lo, hi = _interval(per_video)
+    nlo, nhi = _interval(nested_videos)
     return {"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn, f"F1 (t = {spot_cfg.t})": fixed.f1,
-            "F1 (nested t)": float(nested["F1"])}
+            "F1 low": lo, "F1 high": hi, "F1 (nested t)": float(nested.loc["set", "F1"]),
+            "nested low": nlo, "nested high": nhi}
+
+
+def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
+    """``table`` (one row per type plus ``overall``) with the 95% interval of each row's F1."""
+    table = table.copy()
+    groups = {**per_video, "overall": pd.concat(list(per_video.values()), ignore_index=True)}
+    for row, videos in groups.items():
+        if row in table.index:
+            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(videos)
+    return table
 
 
 def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc")) -> pd.DataFrame:
@@ -116,7 +160,9 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
         spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
 
     Returns:
-        TP/FP/FN/precision/recall/F1 indexed by (method, threshold, matching, type).
+        TP/FP/FN/precision/recall/F1 and the 95% bootstrap interval of F1 over videos (``F1 low``,
+        ``F1 high``; for ``overall`` the videos of every type), indexed by (method, threshold,
+        matching, type).
     """
     from .evaluation import metrics_table
     from .scores import select_t_loso, spot_score_set
@@ -124,9 +170,12 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
     rows = {}
     for method, sets in methods.items():
         for mode in modes:
-            rows[(method, f"t = {spot_cfg.t}", mode)] = metrics_table(
-                {e: spot_score_set(s, spot_cfg.t, mode)[0] for e, s in sets.items()})
-        rows[(method, "nested LOSO t", spot_cfg.mode)] = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode)[0]
+            spotted = {e: spot_score_set(s, spot_cfg.t, mode) for e, s in sets.items()}
+            table = metrics_table({e: r[0] for e, r in spotted.items()})
+            rows[(method, f"t = {spot_cfg.t}", mode)] = _with_intervals(table, {e: r[1] for e, r in spotted.items()})
+        nested, _, videos = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
+        per_type = {e: videos[videos["set"] == e] for e in sets}
+        rows[(method, "nested LOSO t", spot_cfg.mode)] = _with_intervals(nested, per_type)
     return pd.concat(rows, names=["method", "threshold", "matching", "type"])
 
 
@@ -236,3 +285,34 @@ def interval_note(table: pd.DataFrame, low: str, high: str, *, what: str = "F1")
     if overlap:
         parts.append("not resolved (intervals overlap): " + ", ".join(overlap))
     return "; ".join(parts) + "."
+
+
+def auc_table(methods, pseudo_window: str = "k_plus_one") -> pd.DataFrame:
+    """Per-frame ROC-AUC of held-out scores against the pseudo labels, per method and type.
+
+    A threshold-free measure of what a scorer learned: each video's scores are compared with the
+    pseudo labels of its samples (paper Section 2.4, with the video's k), pooled over the videos
+    (scikit-learn's ``roc_auc_score``); 0.5 is chance.
+
+    Args:
+        methods: method name -> expression type -> its :class:`~slswin_lib.scores.ScoreSet`.
+        pseudo_window: the pseudo-label window (``TrainConfig.pseudo_window``), as in training.
+
+    Returns:
+        One row per method, one column per type.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from .training.labels import pseudo_labels
+
+    out = {}
+    for method, sets in methods.items():
+        row = {}
+        for e, s in sets.items():
+            scores = np.concatenate([s.scores[v] for v in s.keys])
+            labels = np.concatenate([pseudo_labels(len(s.scores[v]), s.k_of(v), s.gt_of(v), pseudo_window) for v in s.keys])
+            row[e] = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
+        out[method] = row
+    table = pd.DataFrame.from_dict(out, orient="index")
+    table.index.name = "method"
+    return table

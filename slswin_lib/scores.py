@@ -270,8 +270,8 @@ def t_sweeps(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "a
     return sweeps
 
 
-def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors"
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors", *,
+                  per_video: bool = False) -> tuple[pd.DataFrame, ...]:
     """Choose t without looking at the test subject (nested leave-one-subject-out selection).
 
     For each held-out subject, t is the grid value with the best F1 pooled over the *other*
@@ -282,12 +282,15 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
         sets: name (e.g. ``"me"``) -> score set.
         grid: candidate t values.
 
+        per_video: also return the held-out counts of every video (for intervals over videos).
+
     Returns:
         ``(table, folds)``: the metrics table (one row per set plus ``overall``) of the held-out
-        results, and one row per (set, subject) with the chosen t and that subject's counts.
+        results, and one row per (set, subject) with the chosen t and that subject's counts; with
+        ``per_video``, a third table: one row per (set, video) with its subject, t, TP, FP and FN.
     """
     grid = list(grid)
-    totals, fold_rows = {}, []
+    totals, fold_rows, video_rows = {}, [], []
     for name, scores in sets.items():
         grid_counts = _counts_grid(scores, grid, mode)
         subj = scores.videos["subject"].astype(str).to_numpy()
@@ -296,11 +299,16 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
             train = grid_counts[subj != s].sum(axis=0)
             best = int(np.argmax(_f1(train)))
             test = grid_counts[subj == s, best].sum(axis=0)
+            for video, counts in zip(np.asarray(scores.keys)[subj == s], grid_counts[subj == s, best]):
+                video_rows.append({"set": name, "subject": s, "video": video, "t": grid[best],
+                                   "TP": int(counts[0]), "FP": int(counts[1]), "FN": int(counts[2])})
             c = Counts(*map(int, test))
             total = total + c
             fold_rows.append({"set": name, "subject": s, "t": grid[best],
                               "train_F1": float(_f1(train)[best]), **c.as_dict()})
         totals[name] = total
+    if per_video:
+        return metrics_table(totals), pd.DataFrame(fold_rows), pd.DataFrame(video_rows)
     return metrics_table(totals), pd.DataFrame(fold_rows)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slswin_lib.evaluation import Counts, evaluate, interval_iou, match_video, metrics_table
+from slswin_lib.evaluation import Counts, bootstrap_f1, evaluate, interval_iou, match_video, metrics_table
 
 
 @pytest.mark.parametrize("a,b,expected", [
@@ -94,3 +94,41 @@ def test_metrics_table_overall_pools_counts():
     assert table.loc["overall", ["TP", "FP", "FN"]].tolist() == [82, 462, 273]
     assert round(table.loc["overall", "F1"], 4) == 0.1824
     assert list(metrics_table({"me": Counts(1, 1, 1)}).index) == ["me"]
+
+
+def _per_video(rows):
+    return pd.DataFrame(rows, columns=["TP", "FP", "FN"])
+
+
+def test_bootstrap_f1_of_identical_videos_is_a_point():
+    ci = bootstrap_f1(_per_video([[1, 1, 0]] * 5), n_resamples=200)
+    assert (ci.f1, ci.low, ci.high, ci.n_videos) == (2 / 3, 2 / 3, 2 / 3, 5)   # 2*5 / (2*5 + 5 + 0)
+
+
+def test_bootstrap_f1_interval_holds_the_point_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    per_video = _per_video(rng.integers(0, 4, size=(30, 3)))
+    tp, fp, fn = per_video.sum()
+    ci = bootstrap_f1(per_video, n_resamples=999, seed=7)
+    assert ci.f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert ci.low < ci.f1 < ci.high and 0 <= ci.low and ci.high <= 1
+    assert bootstrap_f1(per_video, n_resamples=999, seed=7) == ci
+    assert bootstrap_f1(per_video, n_resamples=999, seed=8) != ci
+    narrow = bootstrap_f1(per_video, n_resamples=999, seed=7, confidence=0.5)
+    assert ci.low < narrow.low <= narrow.high < ci.high
+
+
+def test_bootstrap_f1_two_extreme_videos_span_zero_to_one():
+    # resamples of {perfect video, all-wrong video}: F1 in {0, 1/2, 1}; a 95% interval covers both ends
+    ci = bootstrap_f1(_per_video([[1, 0, 0], [0, 1, 1]]), n_resamples=999, seed=0)
+    assert ci.f1 == pytest.approx(0.5) and ci.low == 0.0 and ci.high == 1.0
+
+
+def test_bootstrap_f1_takes_the_spot_score_set_table_and_refuses_others():
+    table = pd.DataFrame({"subject": ["s1", "s2"], "video": ["a", "b"], "n_spotted": [1, 2], "n_gt": [1, 1],
+                          "TP": [1, 0], "FP": [0, 2], "FN": [0, 1]})
+    assert bootstrap_f1(table, n_resamples=99).f1 == pytest.approx(2 / 5)
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['FN'\]"):
+        bootstrap_f1(table.drop(columns="FN"))
+    with pytest.raises(ValueError, match="confidence = 95"):
+        bootstrap_f1(table, confidence=95)

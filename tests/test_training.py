@@ -1,4 +1,5 @@
 """Labels, training arrays, the training loop (resume, NaN) and the LOSO protocol."""
+import dataclasses
 import os
 import signal
 import subprocess
@@ -10,13 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from slswin_lib.config import get_profile
+from slswin_lib.config import TrainConfig, get_profile
 from slswin_lib.training.labels import make_labels, original_labels, pseudo_labels
 from slswin_lib.experiment import ExpressionSet, VideoInfo, baseline, loso, megc2022
 from slswin_lib.training.samples import augment_positives, downsample_negatives, training_arrays
-from slswin_lib.training.trainer import TrainingError, fit, load_checkpoint
+from slswin_lib.training.trainer import TrainingError, fit, load_checkpoint, plan_stages
 
 MODEL = "sl_swin_tiny_patch6_window7_42"
+#: a paper-recipe config for the toy runs below (epochs, batch and lr set per test)
+PAPER = TrainConfig(epochs=1, batch_size=12, lr=5e-4, seed=0, device="cpu")
 
 
 def test_original_labels_hand_computed():
@@ -32,11 +35,22 @@ def test_pseudo_labels_mark_windows_that_overlap():
     assert np.all(p >= o) and p.sum() == (14 - 6 + 1) + (31 - 26 + 1)
 
 
+def test_pseudo_window_of_k_frames_ends_one_frame_earlier():
+    # k_frames: window [i, i + 1] overlaps [5, 6] for i = 4 .. 6 (k_plus_one: i = 3 .. 6)
+    assert pseudo_labels(10, 2, [[5, 6]], "k_frames").tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert make_labels(10, 2, [[5, 6]], "pseudo", "k_frames").tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert make_labels(10, 2, [[5, 6]], "pseudo", "k_plus_one").tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
+    # original labels have no window
+    assert make_labels(10, 2, [[5, 6]], "original", "k_frames").tolist() == [0] * 5 + [1, 1] + [0] * 3
+
+
 def test_make_labels_rejects_unknown_and_inverted():
     with pytest.raises(ValueError, match="unknown labelling 'soft'"):
         make_labels(10, 2, [[1, 2]], "soft")
     with pytest.raises(ValueError, match="onset > offset"):
         make_labels(10, 2, [[5, 2]])
+    with pytest.raises(ValueError, match="TrainConfig.pseudo_window = 'k' is not a valid choice"):
+        make_labels(10, 2, [[1, 2]], "pseudo", "k")
 
 
 def test_downsample_keeps_positives_and_half_the_negatives():
@@ -59,16 +73,77 @@ def test_augment_positives_flip_blur_noise():
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_flip_of_signed_u_mirrors_the_horizontal_flow():
+    x = np.zeros((1, 2, 3, 3), np.float32)
+    x[0, :, :, 0] = [[0.0, 0.25, 1.0], [0.5, 0.5, 0.5]]   # u, normalised
+    x[0, :, :, 1] = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]    # v
+    flipped = augment_positives(x, np.random.default_rng(0), blur_ksize=3, signed_u=True)[0]
+    # normalised samples: u -> 1 - u (the min-max normalisation of -u), mirrored left-right
+    np.testing.assert_allclose(flipped[:, :, 0], [[0.0, 0.75, 1.0], [0.5, 0.5, 0.5]])
+    np.testing.assert_allclose(flipped[:, :, 1], [[0.3, 0.2, 0.1], [0.6, 0.5, 0.4]])
+    raw = augment_positives(x - 0.5, np.random.default_rng(0), blur_ksize=3, signed_u=True, value_range=(-1, 1))
+    np.testing.assert_allclose(raw[0, :, :, 0], [[-0.5, 0.25, 0.5], [0.0, 0.0, 0.0]])   # raw: u -> -u
+    plain = augment_positives(x, np.random.default_rng(0), blur_ksize=3, signed_u=False)[0]
+    np.testing.assert_allclose(plain[:, :, 0], [[1.0, 0.25, 0.0], [0.5, 0.5, 0.5]])  # abs(u): flip only
+
+
+def _one_positive(values):
+    """One video of 4 samples, sample 1 positive; ``values`` fills sample 1."""
+    f = np.zeros((4, 8, 8, 3), np.float32)
+    f[:, 0, 0, :] = 1.0                                   # every sample spans [0, 1] per channel
+    f[1] = values
+    return [f], [np.array([0, 1, 0, 0], np.float32)]
+
+
+def test_augment_stage_raw_clips_the_noise_of_raw_features_to_minus_one_one():
+    # a positive whose raw values all exceed 1 + 5 noise s.d.: noise then clip to [-1, 1] gives a
+    # constant 1, which the min-max normalisation maps to 0 ("raw"); after normalisation
+    # ("normalised") the noisy copy keeps the sample's structure
+    values = 3.0 + np.arange(8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3) / 100
+    feats, labels = _one_positive(values)
+    cfg = TrainConfig(keep_negatives=1.0, augment_stage="raw")
+    x, y, g = training_arrays(feats, labels, cfg, augment=True, signed_u=True, rng=np.random.default_rng(0))
+    assert x.shape == (4 + 3, 3, 8, 8) and y.tolist() == [0, 1, 0, 0, 1, 1, 1] and g.tolist() == [0] * 7
+    np.testing.assert_array_equal(x[6], 0.0)             # the noisy copy, clipped flat
+    for sample in x:                                     # normalised last: every copy spans [0, 1] or is flat
+        assert sample.reshape(3, -1).max(1).tolist() in ([1.0] * 3, [0.0] * 3)
+    xn, _, _ = training_arrays(feats, labels, TrainConfig(keep_negatives=1.0, augment_stage="normalised"),
+                               augment=True, signed_u=True, rng=np.random.default_rng(0))
+    assert xn[6].std() > 0.2
+    assert xn[5].max() < 1.0                             # blurred after normalisation: below the maximum
+    # raw flip of signed u: normalise(-u) = 1 - normalise(u), mirrored
+    np.testing.assert_allclose(x[4, 0], 1.0 - x[1, 0][:, ::-1], atol=1e-6)
+
+
 def test_training_arrays_normalise_augment_and_cap():
     rng = np.random.default_rng(1)
     feats = [rng.normal(size=(40, 42, 42, 3)).astype(np.float32) * 3]
     labels = [pseudo_labels(40, 2, [[10, 12]])]       # i = 8 .. 12: 5 positives, 35 negatives
-    x, y = training_arrays(feats, labels, keep_negatives=0.5, augment=True, rng=rng)
-    assert x.shape == (5 + 17 + 15, 3, 42, 42) and y.sum() == 20
+    cfg = TrainConfig(keep_negatives=0.5)
+    x, y, g = training_arrays(feats, labels, cfg, augment=True, signed_u=False, rng=rng, groups=["s7"])
+    assert x.shape == (5 + 17 + 15, 3, 42, 42) and y.sum() == 20 and set(g) == {"s7"}
     first = x[0]
     assert np.allclose(first.reshape(3, -1).min(1), 0) and np.allclose(first.reshape(3, -1).max(1), 1)
-    x2, y2 = training_arrays(feats, labels, keep_negatives=0.5, augment=False, rng=rng, max_samples=10)
+    capped = TrainConfig(keep_negatives=0.5, max_train_samples=10)
+    x2, y2, _ = training_arrays(feats, labels, capped, augment=False, signed_u=False, rng=rng)
     assert len(y2) == 10 and y2.sum() == 5
+    with pytest.raises(ValueError, match="2 groups for 1 videos"):
+        training_arrays(feats, labels, cfg, augment=False, signed_u=False, rng=rng, groups=["a", "b"])
+
+
+def test_plan_stages_pooled_and_per_subject():
+    groups = np.array(["b", "b", "a", "a", "a"])
+    paper = TrainConfig(epochs=3, batch_size=2)
+    (pooled,) = plan_stages(paper, 5)
+    assert pooled.indices.tolist() == [0, 1, 2, 3, 4] and pooled.steps == 9 and pooled.epochs == 3
+    b, a = plan_stages(dataclasses.replace(paper, schedule="per_subject"), 5, groups)
+    assert (b.group, b.indices.tolist(), b.steps) == ("b", [0, 1], 3)      # first-appearance order
+    assert (a.group, a.indices.tolist(), a.steps) == ("a", [2, 3, 4], 6)
+    adamw = TrainConfig(recipe="adamw", steps=7, batch_size=2, schedule="per_subject")
+    assert [st.steps for st in plan_stages(adamw, 5, groups)] == [3, 3]
+    assert [st.epochs for st in plan_stages(adamw, 5, groups)] == [3, 2]   # 1 and 2 batches per epoch
+    with pytest.raises(ValueError, match="schedule = 'per_subject' needs groups"):
+        plan_stages(adamw, 5)
 
 
 def _toy(n=24, seed=0):
@@ -79,32 +154,73 @@ def _toy(n=24, seed=0):
 def test_fit_writes_checkpoints_and_refuses_another_run(tmp_path):
     x, y = _toy()
     ckpt = tmp_path / "c.pt"
-    model, hist = fit(MODEL, x, y, epochs=1, batch_size=12, lr=5e-4, seed=0, checkpoint=ckpt, progress=False,
-                      device="cpu", meta={"k": 6})
+    model, hist = fit(MODEL, x, y, PAPER, checkpoint=ckpt, progress=False, meta={"k": 6})
     state = load_checkpoint(ckpt)
     assert state["epoch"] == 1 and state["meta"] == {"k": 6} and len(hist.loss) == 1
+    assert len(hist.step_loss) == 2 and hist.step_lr == [5e-4, 5e-4]
     with pytest.raises(TrainingError, match="belongs to another run"):
-        fit(MODEL, x, y, epochs=1, batch_size=12, lr=1e-3, seed=0, checkpoint=ckpt, progress=False)
+        fit(MODEL, x, y, dataclasses.replace(PAPER, lr=1e-3), checkpoint=ckpt, progress=False)
 
 
 def test_nan_loss_stops_with_a_clear_error(tmp_path):
     x, y = _toy()
     y[3] = np.nan
     with pytest.raises(TrainingError, match="loss became nan at epoch 1, batch 1; no epoch finished"):
-        fit(MODEL, x, y, epochs=1, batch_size=24, lr=5e-4, seed=0, checkpoint=tmp_path / "c.pt", progress=False)
+        fit(MODEL, x, y, dataclasses.replace(PAPER, batch_size=24), checkpoint=tmp_path / "c.pt", progress=False)
+
+
+#: a tiny SL-Swin (same code, fewer and narrower blocks) for the runs that only test the loop
+TINY = {"embed_dim": 12, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 1, 1)}
+
+
+def test_adamw_history_holds_step_and_held_out_losses(tmp_path):
+    x, y = _toy()
+    cfg = TrainConfig(recipe="adamw", steps=6, batch_size=12, warmup_fraction=0.5, val_every=2, device="cpu")
+    _, hist = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "c.pt", val=(x[:5], y[:5]), progress=False,
+                  model_kwargs=TINY)
+    assert len(hist.step_loss) == 6 and len(hist.loss) == 3      # 2 batches per epoch
+    assert hist.val_step == [0, 2, 4, 6] and len(hist.val_loss) == 4
+    # linear warm-up over 3 steps, then cosine decay to zero
+    np.testing.assert_allclose(hist.step_lr[:3], [0.0, cfg.adamw_lr / 3, 2 * cfg.adamw_lr / 3], rtol=1e-6)
+    assert hist.step_lr[3] == pytest.approx(cfg.adamw_lr) and hist.step_lr[3] > hist.step_lr[4] > hist.step_lr[5]
+    saved = load_checkpoint(tmp_path / "c.pt")
+    assert saved["history"]["val_loss"] == hist.val_loss and saved["step"] == 6
+    assert saved["scheduler"] is not None
+
+
+def test_per_subject_schedule_restarts_the_optimiser_for_each_subject(tmp_path):
+    x, y = _toy()
+    groups = np.repeat(["s1", "s2"], 12)
+    cfg = TrainConfig(recipe="adamw", steps=6, batch_size=12, warmup_fraction=0.5, device="cpu",
+                      schedule="per_subject")
+    _, hist = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "c.pt", groups=groups, progress=False, model_kwargs=TINY)
+    lr = cfg.adamw_lr
+    # each subject: 3 steps of one batch, its own warm-up (ramp over 2 steps) then decay
+    np.testing.assert_allclose(hist.step_lr, [0.0, lr / 2, lr, 0.0, lr / 2, lr], rtol=1e-6)
+    assert len(hist.loss) == 6 and load_checkpoint(tmp_path / "c.pt")["stage"] == 1
+    paper = dataclasses.replace(PAPER, epochs=2, schedule="per_subject")
+    _, hist = fit(MODEL, x, y, paper, checkpoint=tmp_path / "p.pt", groups=groups, progress=False, model_kwargs=TINY)
+    assert len(hist.loss) == 4 and len(hist.step_loss) == 4     # 2 subjects x 2 epochs x 1 batch
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(epochs=4, batch_size=12, lr=5e-4, seed=3, device="cpu"),
+    TrainConfig(recipe="adamw", steps=8, batch_size=12, seed=3, device="cpu", schedule="per_subject",
+                warmup_fraction=0.25),
+], ids=["paper", "adamw_per_subject"])
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(f"""
         import sys, numpy as np
+        from slswin_lib.config import TrainConfig
         from slswin_lib.training.trainer import fit
         g = np.random.default_rng(0)
         x, y = g.random((24, 3, 42, 42), dtype=np.float32), (g.random(24) > 0.5).astype(np.float32)
-        fit("{MODEL}", x, y, epochs=4, batch_size=12, lr=5e-4, seed=3, checkpoint=sys.argv[1],
-            progress=False, device="cpu")
+        fit("{MODEL}", x, y, TrainConfig(**{dataclasses.asdict(cfg)!r}), checkpoint=sys.argv[1],
+            groups=np.repeat(["a", "b"], 12), progress=False)
     """))
+    total_epochs = 4 if cfg.recipe == "paper" else 8          # adamw: 2 subjects x 4 steps of one batch
     ckpt = tmp_path / "killed.pt"
     proc = subprocess.Popen([sys.executable, str(script), str(ckpt)])
     deadline = time.time() + 240
@@ -113,16 +229,16 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     epoch_at_kill = load_checkpoint(ckpt)["epoch"]
-    assert 1 <= epoch_at_kill < 4, "the run should have been killed mid-way"
+    assert 1 <= epoch_at_kill < total_epochs, "the run should have been killed mid-way"
     g = np.random.default_rng(0)
     x, y = g.random((24, 3, 42, 42), dtype=np.float32), (g.random(24) > 0.5).astype(np.float32)
-    resumed, hist = fit(MODEL, x, y, epochs=4, batch_size=12, lr=5e-4, seed=3, checkpoint=ckpt,
-                        progress=False, device="cpu")
-    assert hist.resumed_from == epoch_at_kill and len(hist.loss) == 4
-    whole, _ = fit(MODEL, x, y, epochs=4, batch_size=12, lr=5e-4, seed=3, checkpoint=tmp_path / "whole.pt",
-                   progress=False, device="cpu")
+    groups = np.repeat(["a", "b"], 12)
+    resumed, hist = fit(MODEL, x, y, cfg, checkpoint=ckpt, groups=groups, progress=False)
+    assert hist.resumed_from == epoch_at_kill and len(hist.loss) == total_epochs
+    whole, whole_hist = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "whole.pt", groups=groups, progress=False)
+    assert hist.step_loss == whole_hist.step_loss and hist.step_lr == whole_hist.step_lr
     for (n, a), (_, b) in zip(resumed.state_dict().items(), whole.state_dict().items()):
-        torch.testing.assert_close(a, b, msg=n)
+        torch.testing.assert_close(a, b, msg=n, rtol=0, atol=0)
 
 
 def _toy_set(infos, feats, k=3, expression="mae"):
@@ -198,3 +314,13 @@ def test_megc2022_trains_on_all_and_scores_unseen_videos(tmp_path):
     assert (read_submission(path)["pred_offset"] - read_submission(path)["pred_onset"] == 6).all()
     manifest = (tmp_path / "manifest.json").read_text()
     assert '"protocol": "MEGC 2022"' in manifest and "s0_0101" in manifest
+
+
+def test_train_config_refuses_bad_recipe_settings():
+    with pytest.raises(ValueError, match="TrainConfig.lr_decay = 'step' is not a valid choice"):
+        TrainConfig(lr_decay="step")
+    with pytest.raises(ValueError, match="TrainConfig.steps = 0 must be >= 1"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match=r"TrainConfig.warmup_fraction = 1.0 must lie in \[0, 1\)"):
+        TrainConfig(warmup_fraction=1.0)
+    assert get_profile("quick").train.recipe == "adamw" and get_profile("paper").train.recipe == "paper"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,7 +21,11 @@ from ..io import save_npz_atomic
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
-__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds"]
+__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "VAL_SAMPLES"]
+
+#: held-out samples (a fixed, stratified draw) whose loss is tracked during training: enough for a
+#: learning curve, few enough that measuring it costs a small share of the fold's time
+VAL_SAMPLES = 256
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class FoldJob:
         k: frame distance; ``expression``: ``"me"`` or ``"mae"``.
         train_cfg: the training settings; ``model_name``: a registered model.
         threads: torch threads in the worker (None: leave as is).
+        model_kwargs: ``create_model`` arguments the profile's model settings imply
+            (:func:`slswin_lib.models.model_kwargs`).
+        signed_u: the features keep the sign of u (``FeatureConfig.abs_uv`` off), so the flip
+            augmentation negates u.
     """
 
     fold_dir: str
@@ -49,6 +57,8 @@ class FoldJob:
     train_cfg: TrainConfig
     model_name: str
     threads: int | None = None
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    signed_u: bool = False
 
 
 @dataclass
@@ -61,15 +71,29 @@ class FoldResult:
 
 
 def fold_identity(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int, expression: str,
-                  train_cfg: TrainConfig, model_name: str) -> str:
+                  train_cfg: TrainConfig, model_name: str, model_kwargs: Mapping[str, Any] | None = None,
+                  signed_u: bool = False) -> str:
     """The :func:`~slswin_lib.config.run_digest` of everything that decides a fold's scores
     (except the feature values, whose own digest names their cache files)."""
     return run_digest({"train": list(train), "test": list(test), "k": k, "expression": expression,
-                       "model": model_name, "train_cfg": train_cfg})
+                       "model": model_name, "train_cfg": train_cfg, "model_kwargs": dict(model_kwargs or {}),
+                       "signed_u": signed_u})
 
 
 def _features(source: Any) -> np.ndarray:
     return np.load(source, mmap_mode="r") if isinstance(source, (str, os.PathLike)) else source
+
+
+def _validation_draw(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`VAL_SAMPLES` held-out samples, positives and negatives in their proportion."""
+    if len(y) <= VAL_SAMPLES:
+        return x, y
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
+    n_pos = min(len(pos), max(1, round(VAL_SAMPLES * len(pos) / len(y)))) if len(pos) else 0
+    idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
+                                  rng.choice(neg, min(len(neg), VAL_SAMPLES - n_pos), replace=False)]))
+    return x[idx], y[idx]
 
 
 def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
@@ -82,7 +106,8 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
 
     fold = Path(job.fold_dir)
     done = fold / "scores.npz"
-    identity = fold_identity(job.train, job.test, job.k, job.expression, job.train_cfg, job.model_name)
+    identity = fold_identity(job.train, job.test, job.k, job.expression, job.train_cfg, job.model_name,
+                             job.model_kwargs, job.signed_u)
     if done.exists():
         record = read_fold_record(fold)
         if record.get("fingerprint") != identity:
@@ -94,27 +119,31 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
         torch.set_num_threads(job.threads)
     cfg, k = job.train_cfg, job.k
     t0 = time.perf_counter()
-    labels = [make_labels(i.n_frames - k, k, i.intervals, cfg.labelling) for i in job.train]
+    labels = [make_labels(i.n_frames - k, k, i.intervals, cfg.labelling, cfg.pseudo_window) for i in job.train]
     if not any(lab.any() for lab in labels):
         raise TrainingError(f"fold {job.name}: the training videos hold no {job.expression} sample; "
                             "a model cannot learn from negatives only (check the annotations)")
     rng = np.random.default_rng(cfg.seed)
-    x, y = training_arrays([_features(job.inputs[i.key]) for i in job.train], labels,
-                           keep_negatives=cfg.keep_negatives, augment=cfg.augment and job.expression == "me",
-                           rng=rng, blur_ksize=cfg.blur_ksize, noise_std=cfg.noise_std,
-                           max_samples=cfg.max_train_samples)
+    x, y, groups = training_arrays([_features(job.inputs[i.key]) for i in job.train], labels, cfg,
+                                   augment=cfg.augment and job.expression == "me", signed_u=job.signed_u,
+                                   rng=rng, groups=[i.subject for i in job.train])
+    test_inputs = {i.key: to_model_input(_features(job.inputs[i.key])) for i in job.test}
+    val = None
+    if job.test:  # held-out loss curve against the held-out videos' labels
+        val = _validation_draw(np.concatenate([test_inputs[i.key] for i in job.test]),
+                               np.concatenate([make_labels(i.n_frames - k, k, i.intervals, cfg.labelling,
+                                                           cfg.pseudo_window) for i in job.test]), cfg.seed)
     t_prepare = time.perf_counter() - t0
-    model, history = fit(job.model_name, x, y, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                         seed=cfg.seed, checkpoint=fold / "checkpoint.pt", device=cfg.device,
-                         progress=progress, desc=f"fold {job.name}",
+    model, history = fit(job.model_name, x, y, cfg, checkpoint=fold / "checkpoint.pt", groups=groups, val=val,
+                         progress=progress, desc=f"fold {job.name}", model_kwargs=dict(job.model_kwargs),
                          meta={"k": k, "expression": job.expression, "labelling": cfg.labelling, "fold": job.name})
     t_train = time.perf_counter() - t0 - t_prepare
-    scores = {i.key: predict(model, to_model_input(_features(job.inputs[i.key])),
-                             batch_size=cfg.predict_batch_size) for i in job.test}
+    scores = {key: predict(model, xi, batch_size=cfg.predict_batch_size) for key, xi in test_inputs.items()}
     record = {"fingerprint": identity, "history": history.as_dict(), "prepare_seconds": t_prepare,
-              "train_seconds": t_train, "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
-              "n_train": int(len(y)), "n_train_positive": int((y > 0).sum()),
-              "n_test": int(sum(len(s) for s in scores.values()))}
+              "train_seconds": t_train, "val_seconds": history.val_seconds,
+              "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
+              "steps": len(history.step_loss), "n_train": int(len(y)), "n_train_positive": int((y > 0).sum()),
+              "label_variance": float(np.var(y)), "n_test": int(sum(len(s) for s in scores.values()))}
     write_fold_record(fold, record)
     save_npz_atomic(done, **scores)
     return FoldResult(job.name, scores, record)

@@ -51,6 +51,13 @@ def run_tag(p: Profile, es: ExpressionSet, model_name: str, n_folds: int | None 
     return f"{model_name}-{p.train.labelling}{folds}-{digest}"
 
 
+def _model_facts(p: Profile, model_name: str) -> dict:
+    """The FoldJob fields that come from the profile's model and feature settings."""
+    from ..models import model_kwargs
+
+    return {"model_kwargs": model_kwargs(model_name, p.model), "signed_u": not p.features.abs_uv}
+
+
 def _threads(workers: int) -> int | None:
     return max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else None
 
@@ -94,14 +101,15 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
         fold_set = es.with_k(es.fold_k(s, p.spot.k_from), p, progress)
         jobs.append(FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in fold_set.infos if i.subject != s),
                             tuple(i for i in fold_set.infos if i.subject == s), fold_set.inputs(), fold_set.k,
-                            es.expression, p.train, model_name, _threads(workers)))
+                            es.expression, p.train, model_name, _threads(workers), **_model_facts(p, model_name)))
     t0 = time.perf_counter()
     results = map_folds(jobs, workers, scheduler_address, progress)
     scores = {key: s for r in results for key, s in r.scores.items()}
     k_of = {i.key: job.k for job in jobs for i in job.test}
     tested = [i for i in es.infos if i.key in scores]
-    folds = [{"name": r.name, **{k_: r.record.get(k_) for k_ in ("prepare_seconds", "train_seconds", "predict_seconds",
-                                                                 "n_train", "n_train_positive", "n_test")}}
+    folds = [{"name": r.name, **{k_: r.record.get(k_) for k_ in ("prepare_seconds", "train_seconds", "val_seconds",
+                                                                 "predict_seconds", "steps", "n_train",
+                                                                 "n_train_positive", "n_test")}}
              for r in results]
     manifest = run_manifest(protocol="MEGC 2021 LOSO", expression=es.expression, k=es.k, k_from=p.spot.k_from,
                             fold_k={job.name: job.k for job in jobs}, model=model_name,
@@ -114,12 +122,14 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
 def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str, labelling: str | None = None,
                   scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
     """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
-    subjects and at most ``max_train_samples`` training samples per fold (the paper profile: the full
-    LOSO, identical to :func:`loso`)."""
+    subjects, at most ``max_train_samples`` training samples and ``steps`` optimiser steps (the
+    ``adamw`` recipe) per fold (the paper profile: the full LOSO, identical to :func:`loso`)."""
     p = resolve_profile(profile)
     a = p.ablation
     if a.max_train_samples is not None:
         p = p.replace(train={"max_train_samples": a.max_train_samples})
+    if a.steps is not None:
+        p = p.replace(train={"steps": a.steps})
     subjects = None if a.folds is None else es.subjects[:a.folds]
     return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
                 scheduler_address=scheduler_address, progress=progress)
@@ -138,7 +148,7 @@ def train_all(es: ExpressionSet, profile: str | Profile, fold_dir: str | os.Path
     _check_features(es)
     inputs = {**es.inputs(), **(test.inputs() if test is not None else {})}
     job = FoldJob(str(fold_dir), "all", tuple(es.infos), tuple(test.infos) if test is not None else (), inputs,
-                  es.k, es.expression, p.train, model_name)
+                  es.k, es.expression, p.train, model_name, **_model_facts(p, model_name))
     return train_fold(job, progress=progress)
 
 

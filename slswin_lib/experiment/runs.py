@@ -70,23 +70,33 @@ def read_fold_record(fold_dir: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(fold_dir) / FOLD_RECORD).read_text())
 
 
-def read_folds(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, list[float]]]:
-    """Per-fold facts of a LOSO run folder: training size, seconds, losses per epoch.
+def read_folds(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Per-fold facts of a LOSO run folder: sizes, the split of its wall time, losses.
 
     Returns:
-        A DataFrame with one row per fold (fold, n_train, n_train_positive, n_test, train_seconds,
-        predict_seconds, epochs, final_loss) and a dict fold -> list of epoch losses.
+        A DataFrame with one row per fold (fold, n_train, n_train_positive, n_test, steps,
+        label_variance, final_loss (mean training loss of the last tenth of the steps), the seconds
+        of data preparation, optimiser steps, held-out loss measurement and prediction, and
+        ``step_share``, the share of the fold's time spent in optimiser steps) and a dict fold -> its
+        training history (``step_loss``, ``val_step``, ``val_loss``, per-epoch ``loss``, ...).
     """
-    rows, losses = [], {}
+    rows, histories = [], {}
     for path in sorted(Path(run_dir).glob(f"fold_*/{FOLD_RECORD}")):
         info = read_fold_record(path.parent)
         fold = path.parent.name.removeprefix("fold_")
-        losses[fold] = info["history"]["loss"]
+        history = histories[fold] = info["history"]
+        steps = history.get("step_loss") or history["loss"]
+        tail = steps[-max(1, len(steps) // 10):] if steps else [float("nan")]
+        val = float(info.get("val_seconds", 0.0))
+        optimiser = info["train_seconds"] - val
+        total = info.get("prepare_seconds", 0.0) + info["train_seconds"] + info["predict_seconds"]
         rows.append({"fold": fold, "n_train": info["n_train"], "n_train_positive": info["n_train_positive"],
-                     "n_test": info["n_test"], "train_seconds": info["train_seconds"],
-                     "predict_seconds": info["predict_seconds"], "epochs": len(losses[fold]),
-                     "final_loss": losses[fold][-1] if losses[fold] else float("nan")})
-    return pd.DataFrame(rows), losses
+                     "n_test": info["n_test"], "steps": info.get("steps", len(steps)),
+                     "label_variance": info.get("label_variance", float("nan")), "final_loss": float(np.mean(tail)),
+                     "prepare_seconds": info.get("prepare_seconds", float("nan")), "optimiser_seconds": optimiser,
+                     "val_seconds": val, "predict_seconds": info["predict_seconds"],
+                     "step_share": optimiser / total if total > 0 else float("nan")})
+    return pd.DataFrame(rows), histories
 
 
 def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -> Path | None:

@@ -1,28 +1,47 @@
-"""The training loop (SPEC 3): SGD, MSE, fixed seeds, a checkpoint after every epoch, resume.
+"""The training loop (paper Sec. 3.3): MSE regression, fixed seeds, a checkpoint after every epoch, resume.
 
-A checkpoint holds the model, the optimiser, the epoch, the loss history and a fingerprint of
-the run (model name, data shape, hyper-parameters). :func:`fit` resumes from the checkpoint
-when its fingerprint matches, so an interrupted fold continues at its first unfinished epoch;
-a mismatching checkpoint is refused with a clear error instead of being silently reused.
+Two recipes (:class:`~slswin_lib.config.TrainConfig` ``recipe``):
+
+* ``"paper"``: plain SGD at ``lr`` (5e-4, batch 48) for ``epochs`` passes over the data, as in
+  the paper;
+* ``"adamw"``: a CPU-practical one that converges in a few hundred steps: AdamW (timm's
+  parameter groups: no weight decay on biases, norms and embeddings) with a linear warm-up and a
+  cosine (timm's ``CosineLRScheduler``) or one-cycle (torch's ``OneCycleLR``) decay, for a budget
+  of ``steps`` optimiser steps (``benchmarks/bench_recipes.py`` compares them).
+
+Two schedules: ``"pooled"`` shuffles all training samples together; ``"per_subject"`` (the
+authors' code) trains on one subject after another, each with a fresh optimiser (and learning-rate
+schedule), the model carried over.
+
+A checkpoint holds the model, the optimiser and scheduler, the position in the schedule, the
+loss history, the torch RNG and a fingerprint of the run (model name, data, settings). :func:`fit`
+resumes from the checkpoint when its fingerprint matches, so an interrupted fold continues at its
+first unfinished epoch and ends bit-identical to an uninterrupted run; a mismatching checkpoint is
+refused with a clear error instead of being silently reused.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..config import RUNTIME_ONLY, TrainConfig, run_digest
 from ..io import atomic_path
 
-__all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "select_device", "build_model"]
+__all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "select_device", "build_model",
+           "plan_stages"]
+
+#: validation points over the budget when ``TrainConfig.val_every`` is None
+VAL_POINTS = 20
 
 
 class TrainingError(RuntimeError):
@@ -31,16 +50,88 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class History:
-    """Per-epoch mean training loss and seconds; ``resumed_from`` is the epoch a run resumed at."""
+    """Learning curves of one run.
+
+    Attributes:
+        loss: mean training loss of each epoch (of each stage, in order).
+        seconds: wall seconds of each epoch.
+        step_loss: training loss of each optimiser step (the batch's MSE).
+        step_lr: learning rate of each optimiser step.
+        val_step: optimiser steps (0: before training) at which the held-out loss was measured.
+        val_loss: held-out MSE at those steps.
+        val_seconds: wall seconds spent measuring the held-out loss (not training).
+        resumed_from: the epoch a run resumed at (None: it started from scratch).
+        n_samples: training samples.
+    """
 
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    step_lr: list[float] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_seconds: float = 0.0
     resumed_from: int | None = None
     n_samples: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"loss": self.loss, "seconds": self.seconds, "resumed_from": self.resumed_from,
-                "n_samples": self.n_samples}
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One part of a schedule: a fresh optimiser trained for ``steps`` steps on ``indices``.
+
+    Attributes:
+        indices: ``(n,)`` sample indices of the stage.
+        steps: optimiser steps of the stage.
+        batches_per_epoch: ``ceil(n / batch_size)``; the last epoch may be cut short.
+        group: the subject of a ``per_subject`` stage (None when pooled).
+    """
+
+    indices: np.ndarray
+    steps: int
+    batches_per_epoch: int
+    group: Any = None
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.steps / self.batches_per_epoch)
+
+
+def plan_stages(cfg: TrainConfig, n_samples: int, groups: np.ndarray | None = None) -> list[Stage]:
+    """The stages of a run: one (pooled) or one per subject (``per_subject``), with their budgets.
+
+    Args:
+        cfg: ``recipe``, ``schedule``, ``epochs``, ``steps`` and ``batch_size`` are read.
+        n_samples: training samples.
+        groups: ``(n_samples,)`` subject of each sample (required by ``per_subject``); subjects
+            are trained in the order of their first sample.
+
+    Returns:
+        The stages. The "paper" recipe gives each stage ``epochs`` epochs over its samples; the
+        "adamw" recipe spends ``steps`` steps, split evenly (at least one each) over the stages.
+
+    Raises:
+        ValueError: ``per_subject`` without ``groups``, or ``groups`` of the wrong length.
+    """
+    if cfg.schedule == "pooled":
+        parts = [(np.arange(n_samples), None)]
+    else:
+        if groups is None:
+            raise ValueError("TrainConfig.schedule = 'per_subject' needs groups (the subject of each training "
+                             "sample); pass fit(..., groups=...) or use schedule='pooled'")
+        groups = np.asarray(groups)
+        if len(groups) != n_samples:
+            raise ValueError(f"{len(groups)} groups for {n_samples} training samples; give one per sample")
+        _, first = np.unique(groups, return_index=True)
+        parts = [(np.flatnonzero(groups == groups[i]), groups[i].item()) for i in sorted(first)]
+    stages = []
+    for indices, group in parts:
+        per_epoch = math.ceil(len(indices) / cfg.batch_size)
+        steps = cfg.epochs * per_epoch if cfg.recipe == "paper" else max(1, cfg.steps // len(parts))
+        stages.append(Stage(indices, steps, per_epoch, group))
+    return stages
 
 
 def select_device(device: str = "auto") -> torch.device:
@@ -50,17 +141,47 @@ def select_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def build_model(name: str, seed: int, drop_path_rate: float | None = None) -> nn.Module:
-    """A freshly initialised registered model (``slswin_lib.models``) with one regression output."""
+def build_model(name: str, seed: int, **model_kwargs: Any) -> nn.Module:
+    """A freshly initialised registered model (``slswin_lib.models``) with one regression output.
+
+    ``model_kwargs`` are passed on to ``create_model`` (e.g. ``drop_path_rate``).
+    """
     from .. import models
 
     torch.manual_seed(seed)
-    kwargs = {} if drop_path_rate is None else {"drop_path_rate": drop_path_rate}
-    return models.create_model(name, num_classes=1, **kwargs)
+    return models.create_model(name, num_classes=1, **model_kwargs)
 
 
-def _fingerprint(meta: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _optimiser(cfg: TrainConfig, model: nn.Module, steps: int):
+    """The optimiser and learning-rate scheduler (None: constant) of one stage of ``steps`` steps."""
+    if cfg.recipe == "paper":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum), None
+    from timm.optim import create_optimizer_v2
+
+    optimiser = create_optimizer_v2(model, opt="adamw", lr=cfg.adamw_lr, weight_decay=cfg.weight_decay)
+    warmup = int(round(cfg.warmup_fraction * steps))
+    if cfg.lr_decay == "one_cycle":
+        return optimiser, torch.optim.lr_scheduler.OneCycleLR(
+            optimiser, max_lr=cfg.adamw_lr, total_steps=steps, pct_start=max(warmup, 1) / steps,
+            anneal_strategy="cos", cycle_momentum=False)
+    from timm.scheduler import CosineLRScheduler
+
+    return optimiser, CosineLRScheduler(optimiser, t_initial=max(1, steps - warmup), warmup_t=warmup,
+                                        warmup_prefix=True, t_in_epochs=False)
+
+
+def _scheduler_step(scheduler, step: int) -> None:
+    """Advance the scheduler to ``step`` optimiser steps into its stage."""
+    if scheduler is None:
+        return
+    if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+        scheduler.step()
+    else:
+        scheduler.step_update(num_updates=step)
+
+
+def _digest(a: np.ndarray | None) -> str | None:
+    return None if a is None else hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -73,80 +194,144 @@ def _save_checkpoint(path: Path, **state: Any) -> None:
         torch.save(state, tmp)
 
 
-def fit(model_name: str, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, lr: float,
-        seed: int, checkpoint: str | os.PathLike, drop_path_rate: float | None = None,
-        device: str = "auto", progress: bool = True, desc: str = "", meta: dict | None = None
-        ) -> tuple[nn.Module, History]:
-    """Train ``model_name`` from scratch on ``(x, y)`` with SGD and MSE, resuming if possible.
+@torch.no_grad()
+def _val_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, dev: torch.device) -> float:
+    """Mean squared error of the model (in eval mode) on held-out inputs."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(y), batch_size):
+        xb, yb = x[start:start + batch_size].to(dev), y[start:start + batch_size].to(dev)
+        total += nn.functional.mse_loss(model(xb), yb, reduction="sum").item()
+    model.train()
+    return total / max(1, len(y))
+
+
+def _record_val(history: History, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                dev: torch.device) -> None:
+    t0 = time.perf_counter()
+    history.val_loss.append(_val_loss(model, x, y, batch_size, dev))
+    history.val_seconds += time.perf_counter() - t0
+
+
+def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, checkpoint: str | os.PathLike,
+        groups: np.ndarray | None = None, val: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: bool = True, desc: str = "", meta: dict | None = None,
+        model_kwargs: dict[str, Any] | None = None) -> tuple[nn.Module, History]:
+    """Train ``model_name`` from scratch on ``(x, y)`` with MSE, resuming if possible.
 
     Args:
         x: ``(N, 3, S, S)`` float32 inputs in [0, 1].
         y: ``(N,)`` float32 targets (0/1 labels).
-        epochs, batch_size, lr: SPEC 3 (25, 48, 5e-4; SGD without momentum or weight decay).
-        seed: seeds the initialisation and the per-epoch shuffles (epoch ``e`` shuffles with
-            ``seed + e``, so a resumed run sees the same batches as an uninterrupted one).
+        cfg: the recipe (``recipe``, ``lr``/``momentum``/``epochs`` or ``adamw_lr``/
+            ``weight_decay``/``warmup_fraction``/``lr_decay``/``steps``), ``batch_size``,
+            ``schedule``, ``seed``, ``device`` and ``val_every``.
         checkpoint: file written atomically after every epoch (and read to resume).
+        groups: ``(N,)`` subject of each sample; required by ``cfg.schedule="per_subject"``.
+        val: held-out ``(x_val, y_val)`` (shapes as ``x``, ``y``): their loss is measured before
+            training, every ``cfg.val_every`` steps (default: :data:`VAL_POINTS` points over the
+            budget) and after the last step, into :attr:`History.val_loss`.
         meta: extra facts stored in the checkpoint (e.g. k, fps, labelling, fold).
+        model_kwargs: extra ``create_model`` keyword arguments (e.g. ``drop_path_rate``).
+
+    ``cfg.seed`` seeds the initialisation and the shuffles (the ``e``-th epoch of the run shuffles
+    its stage's samples with ``seed + e``), so a resumed run sees the same batches as an
+    uninterrupted one.
 
     Returns:
         The trained model (in eval mode) and its :class:`History`.
 
     Raises:
         TrainingError: the loss became non-finite, or the checkpoint belongs to another run.
+        ValueError: ``per_subject`` without ``groups``.
     """
     from tqdm.auto import tqdm
 
     checkpoint = Path(checkpoint)
-    dev = select_device(device)
-    run = {"model": model_name, "n": int(len(y)), "shape": list(x.shape[1:]), "epochs": epochs,
-           "batch_size": batch_size, "lr": lr, "seed": seed, "drop_path_rate": drop_path_rate,
-           "data": hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:16]}
-    fingerprint = _fingerprint(run)
-    model = build_model(model_name, seed, drop_path_rate).to(dev)
-    optimiser = torch.optim.SGD(model.parameters(), lr=lr)
+    dev = select_device(cfg.device)
+    model_kwargs = dict(model_kwargs or {})
+    stages = plan_stages(cfg, len(y), groups)
+    total_steps = sum(st.steps for st in stages)
+    val_every = cfg.val_every or max(1, total_steps // VAL_POINTS)
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_ONLY}
+    run = {"model": model_name, "n": int(len(y)), "shape": list(x.shape[1:]), "train": settings,
+           "model_kwargs": model_kwargs, "data": _digest(y), "groups": _digest(groups),
+           "val": None if val is None else _digest(val[1])}
+    fingerprint = run_digest(run)
+    model = build_model(model_name, cfg.seed, **model_kwargs).to(dev)
     history = History(n_samples=int(len(y)))
-    start = 0
+    state = None
     if checkpoint.exists():
         state = load_checkpoint(checkpoint)
         if state.get("fingerprint") != fingerprint:
             raise TrainingError(f"{checkpoint} belongs to another run (different model, data or "
-                                f"hyper-parameters); delete it or choose another run folder")
+                                f"settings); delete it or choose another run folder")
         model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimizer"])
         history = History(**{**state["history"], "resumed_from": state["epoch"]})
-        start = state["epoch"]
         torch.set_rng_state(state["rng"])  # drop-path draws continue as in an uninterrupted run
+    done_epochs = state["epoch"] if state else 0
+    step = state["step"] if state else 0
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
+    if val is not None:
+        xv = torch.from_numpy(np.ascontiguousarray(val[0], dtype=np.float32))
+        yv = torch.from_numpy(np.ascontiguousarray(val[1], dtype=np.float32)).view(-1, 1)
+        if state is None:
+            history.val_step.append(0)
+            _record_val(history, model, xv, yv, cfg.predict_batch_size, dev)
     loss_fn = nn.MSELoss()
-    n_batches = math.ceil(len(yt) / batch_size)
-    for epoch in range(start, epochs):
-        model.train()
-        order = torch.randperm(len(yt), generator=torch.Generator().manual_seed(seed + epoch))
-        total, t0 = 0.0, time.perf_counter()
-        bar = tqdm(range(n_batches), desc=f"{desc} epoch {epoch + 1}/{epochs}".strip(), unit="batch",
-                   leave=False, disable=not progress)
-        for b in bar:
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            xb, yb = xt[idx].to(dev, non_blocking=True), yt[idx].to(dev, non_blocking=True)
-            loss = loss_fn(model(xb), yb)
-            if not torch.isfinite(loss):
-                last = f"the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint.exists() \
-                    else "no epoch finished, so there is no checkpoint"
-                raise TrainingError(f"{desc or model_name}: the loss became {loss.item()} at epoch "
-                                    f"{epoch + 1}, batch {b + 1}; {last}. Lower the learning rate or "
-                                    "check the features for NaN/inf")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(idx)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        history.loss.append(total / len(yt))
-        history.seconds.append(time.perf_counter() - t0)
-        _save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimiser.state_dict(),
-                         epoch=epoch + 1, history=history.as_dict(), fingerprint=fingerprint,
-                         rng=torch.get_rng_state(),
-                         run=run, meta=meta or {})
+    bar = tqdm(total=total_steps, initial=step, desc=desc or model_name, unit="step", leave=False,
+               disable=not progress)
+    epoch = 0  # epochs of the run before the current one, over all stages
+    for s, stage in enumerate(stages):
+        if epoch + stage.epochs <= done_epochs:
+            epoch += stage.epochs
+            continue
+        optimiser, scheduler = _optimiser(cfg, model, stage.steps)
+        if state is not None and state["stage"] == s and done_epochs > epoch:
+            optimiser.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+        for e in range(stage.epochs):
+            if epoch < done_epochs:
+                epoch += 1
+                continue
+            model.train()
+            order = stage.indices[torch.randperm(len(stage.indices),
+                                                 generator=torch.Generator().manual_seed(cfg.seed + epoch)).numpy()]
+            n_batches = min(stage.batches_per_epoch, stage.steps - e * stage.batches_per_epoch)
+            total, seen, t0 = 0.0, 0, time.perf_counter()
+            for b in range(n_batches):
+                idx = torch.from_numpy(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+                xb, yb = xt[idx].to(dev, non_blocking=True), yt[idx].to(dev, non_blocking=True)
+                loss = loss_fn(model(xb), yb)
+                if not torch.isfinite(loss):
+                    last = f"the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint.exists() \
+                        else "no epoch finished, so there is no checkpoint"
+                    raise TrainingError(f"{desc or model_name}: the loss became {loss.item()} at epoch "
+                                        f"{epoch + 1}, batch {b + 1}; {last}. Lower the learning rate or "
+                                        "check the features for NaN/inf")
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                history.step_lr.append(optimiser.param_groups[0]["lr"])
+                optimiser.step()
+                step += 1
+                _scheduler_step(scheduler, e * stage.batches_per_epoch + b + 1)
+                history.step_loss.append(loss.item())
+                total += loss.item() * len(idx)
+                seen += len(idx)
+                if val is not None and (step % val_every == 0 or step == total_steps):
+                    history.val_step.append(step)
+                    _record_val(history, model, xv, yv, cfg.predict_batch_size, dev)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            epoch += 1
+            history.loss.append(total / seen)
+            history.seconds.append(time.perf_counter() - t0)
+            _save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimiser.state_dict(),
+                             scheduler=None if scheduler is None else scheduler.state_dict(),
+                             stage=s, epoch=epoch, step=step, history=history.as_dict(),
+                             fingerprint=fingerprint, rng=torch.get_rng_state(), run=run, meta=meta or {})
+    bar.close()
     model.eval()
     return model, history
 

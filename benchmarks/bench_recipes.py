@@ -1,0 +1,126 @@
+"""Training recipes side by side at the same number of optimiser steps.
+
+For each expression type of the synthetic benchmark, holds out the first ``--held-out`` subjects,
+builds the training arrays of the others exactly as a LOSO fold does
+(:func:`slswin_lib.training.samples.training_arrays`), trains SL-Swin-T with each recipe through
+:func:`slswin_lib.training.trainer.fit` for (about) ``--steps`` steps, scores every held-out
+sample and prints, side by side:
+
+* held-out per-frame ROC-AUC of the scores against the pseudo labels (scikit-learn's
+  ``roc_auc_score``), next to the training-free baseline's (mean ROI flow magnitude);
+* the mean training loss of the last epoch next to the label variance (the loss of a model that
+  always predicts the mean label: a model at this loss has learnt nothing);
+* seconds per optimiser step (on ``--threads`` threads).
+
+The paper recipe counts epochs, so its epochs are chosen to give the closest number of steps.
+
+    SLSWIN_WORK=/tmp/w python benchmarks/bench_recipes.py --profile quick --steps 150
+    python benchmarks/bench_recipes.py --expressions mae --recipes paper_sgd adamw_cosine_3e-4
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: the compared recipes: name -> TrainConfig overrides (steps/epochs are set per run)
+RECIPES = {
+    "paper_sgd": {"recipe": "paper", "lr": 5e-4},
+    "sgd_momentum": {"recipe": "paper", "lr": 1e-3, "momentum": 0.9},
+    "adamw_one_cycle_1e-3": {"recipe": "adamw", "adamw_lr": 1e-3, "weight_decay": 0.05, "lr_decay": "one_cycle"},
+    "adamw_cosine_1e-3": {"recipe": "adamw", "adamw_lr": 1e-3, "weight_decay": 0.05, "lr_decay": "cosine"},
+    "adamw_cosine_3e-4": {"recipe": "adamw", "adamw_lr": 3e-4, "weight_decay": 0.05, "lr_decay": "cosine"},
+    "adamw_cosine_1e-4": {"recipe": "adamw", "adamw_lr": 1e-4, "weight_decay": 0.05, "lr_decay": "cosine"},
+}
+
+
+def held_out_arrays(es, held_out, cfg):
+    """Model inputs, pseudo labels and baseline scores of the held-out videos, pooled."""
+    from slswin_lib.features.preprocess import roi_flow_magnitude
+    from slswin_lib.training.labels import make_labels
+    from slswin_lib.training.samples import to_model_input
+
+    test = [i for i in es.infos if i.subject in held_out]
+    x = np.concatenate([to_model_input(es.features[i.key]) for i in test])
+    y = np.concatenate([make_labels(i.n_frames - es.k, es.k, i.intervals, cfg.labelling, cfg.pseudo_window)
+                        for i in test])
+    base = np.concatenate([roi_flow_magnitude(es.features[i.key]) for i in test])
+    return x, y, base
+
+
+def training_set(es, held_out, cfg, signed_u):
+    from slswin_lib.training.labels import make_labels
+    from slswin_lib.training.samples import training_arrays
+
+    train = [i for i in es.infos if i.subject not in held_out]
+    labels = [make_labels(i.n_frames - es.k, es.k, i.intervals, cfg.labelling, cfg.pseudo_window) for i in train]
+    return training_arrays([es.features[i.key] for i in train], labels, cfg,
+                           augment=cfg.augment and es.expression == "me", signed_u=signed_u,
+                           rng=np.random.default_rng(cfg.seed), groups=[i.subject for i in train])
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from slswin_lib.config import get_profile
+    from slswin_lib.pipeline import expression_set, open_dataset
+    from slswin_lib.training.trainer import TrainingError, fit, predict
+
+    torch.set_num_threads(args.threads)
+    profile = get_profile(args.profile)
+    ds = open_dataset(profile)
+    rows = []
+    for expression in args.expressions:
+        es = expression_set(ds, expression, profile, progress=False)
+        held_out = es.subjects[:args.held_out]
+        base_cfg = dataclasses.replace(profile.train, device="cpu", val_every=None)
+        x, y, groups = training_set(es, held_out, base_cfg, not profile.features.abs_uv)
+        xv, yv, base = held_out_arrays(es, held_out, base_cfg)
+        per_epoch = math.ceil(len(y) / base_cfg.batch_size)
+        print(f"{expression}: k = {es.k}, held out {held_out}, {len(y)} training samples "
+              f"({int(y.sum())} positive), {len(yv)} held-out samples ({int(yv.sum())} positive)", flush=True)
+        for name in args.recipes:
+            cfg = dataclasses.replace(base_cfg, **RECIPES[name], steps=args.steps,
+                                      epochs=max(1, round(args.steps / per_epoch)))
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                try:
+                    model, hist = fit(args.model, x, y, cfg, checkpoint=Path(tmp) / "c.pt", progress=False)
+                except TrainingError as err:
+                    print(f"{expression} {name}: diverged ({err})", flush=True)
+                    rows.append({"type": expression, "recipe": name, "steps": "diverged"})
+                    continue
+                seconds = time.perf_counter() - t0
+            scores = predict(model, xv, batch_size=cfg.predict_batch_size)
+            rows.append({"type": expression, "recipe": name, "steps": len(hist.step_loss),
+                         "AUC": roc_auc_score(yv, scores), "baseline AUC": roc_auc_score(yv, base),
+                         "last-epoch loss": hist.loss[-1], "label variance": float(np.var(y)),
+                         "s/step": seconds / len(hist.step_loss)})
+            print(" | ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
+                             for k, v in rows[-1].items()), flush=True)
+    import pandas as pd
+
+    print()
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--expressions", nargs="+", default=["mae", "me"], choices=["mae", "me"])
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--steps", type=int, default=150, help="optimiser steps of every recipe")
+    parser.add_argument("--held-out", type=int, default=2, help="held-out subjects (the first n)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default="sl_swin_tiny_patch6_window7_42")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
