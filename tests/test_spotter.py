@@ -119,11 +119,12 @@ def test_exported_checkpoints_carry_every_setting(spotters):
 
 
 def test_spot_with_checkpoints_end_to_end(spotters, clip, tmp_path, capsys):
+    """Both checkpoints' raw per-type output (--keep-overlaps: no one-label rule between the types)."""
     path, _ = clip
     out = tmp_path / "out"
     (me, me_es), (mae, mae_es) = spotters["me"], spotters["mae"]
     assert main(["spot", str(path), "--me-checkpoint", str(me), "--mae-checkpoint", str(mae),
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--out", str(out), "--no-progress", "--keep-overlaps"]) == 0
     printed = capsys.readouterr().out
     assert "baseline" not in printed and f"k ME {me_es.k}, MAE {mae_es.k}" in printed
     df = pd.read_csv(out / "intervals.csv")
