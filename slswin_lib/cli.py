@@ -108,7 +108,7 @@ def _cmd_spot_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- spot (issue 8) -----------------------------------------------------------------------------
+# -- spot ---------------------------------------------------------------------------------------
 def _spot_args(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Spot micro- (ME) and macro-expression (MaE) intervals in one video file (mp4, avi, ...) or "

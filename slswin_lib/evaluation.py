@@ -1,4 +1,4 @@
-"""MEGC interval evaluation (SPEC 5): IoU matching, TP/FP/FN, precision, recall, F1.
+"""MEGC interval evaluation (paper Section 3.2): IoU matching, TP/FP/FN, precision, recall, F1.
 
 Two matching modes, both with frames counted inclusively
 (``IoU = |W n G| / |W u G|``, an interval ``[a, b]`` holding ``b - a + 1`` frames):
@@ -9,7 +9,7 @@ Two matching modes, both with frames counted inclusively
     maximises the number of true positives (maximum bipartite matching). A video without a
     spotted interval contributes no false positive.
 ``"authors"``
-    What the authors' code does (SPEC 5 [code]), needed to reproduce the published counts:
+    What the authors' code does (docs/method.md, Section 4, [code]), needed to reproduce the published counts:
     spotted intervals are taken in order and each is compared only with its best-IoU ground
     truth (the first one on ties); it is a true positive when that IoU is ``> 0.5`` strictly and
     that ground truth is still unmatched, else a false positive. A video without any spotted

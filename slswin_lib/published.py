@@ -1,4 +1,4 @@
-"""The numbers the SL-Swin paper published (He, Chen & Zhong 2023; SPEC.md section 6).
+"""The numbers the SL-Swin paper published (He, Chen & Zhong 2023; Section 3.4 and Tables 1-6).
 
 Reference values to show beside ours, never used to compute anything.
 """

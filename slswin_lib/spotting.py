@@ -1,4 +1,4 @@
-"""Spotting (SPEC 2.5): per-frame scores -> smoothed curve -> threshold -> peaks -> intervals.
+"""Spotting (paper Section 2.5): per-frame scores -> smoothed curve -> threshold -> peaks -> intervals.
 
 Frame indices (0-based) used throughout:
 
@@ -70,7 +70,7 @@ def smooth_scores(scores: np.ndarray, window: int, *, video: str = "") -> np.nda
 
     Args:
         scores: ``(n,)`` finite per-frame scores (a trailing singleton axis is accepted).
-        window: number of scores averaged (SPEC: ``2k``).
+        window: number of scores averaged (paper Section 2.5: ``2k``).
         video: name used in error messages.
 
     Returns:
@@ -101,11 +101,11 @@ def moilanen_threshold(smoothed: np.ndarray, t: float) -> float:
 
 def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = None,
          distance: int | None = None, video: str = "", edges: str = "paper") -> SpotResult:
-    """Spot expression intervals in one video's per-frame scores (SPEC 2.5).
+    """Spot expression intervals in one video's per-frame scores (paper Section 2.5).
 
     Args:
         scores: ``(n_frames - k,)`` per-frame scores, score ``j`` for frames ``[j, j + k]``.
-        k: half the mean expression length of the expression type (SPEC 2.1).
+        k: half the mean expression length of the expression type (paper Section 2.1).
         t: threshold factor in ``(0, 1]`` (paper: 0.60).
         window: smoothing window; default ``2k``.
         distance: minimum number of samples between peaks; default ``k``.

@@ -3,7 +3,7 @@
 Conventions
 -----------
 * Frames are numbered from 0; an :class:`Event` covers ``onset .. offset`` inclusively
-  (the sheets of CAS(ME)^2 and SAMM-LV are 1-based; the readers convert, SPEC section 4).
+  (the sheets of CAS(ME)^2 and SAMM-LV are 1-based; the readers convert, docs/method.md, Section 3).
 * ``Video.frame(i)`` returns an ``(H, W, 3)`` ``uint8`` RGB array.
 * Expression types are ``"me"`` (micro) and ``"mae"`` (macro).
 """
@@ -290,11 +290,11 @@ class Dataset:
                        list(self.skipped))
 
     def select(self, type: str) -> "Dataset":
-        """Videos with at least one event of ``type`` (SPEC 4: a video enters a type's set only then)."""
+        """Videos with at least one event of ``type`` (paper Section 3.1, docs/method.md: a video enters a type's set only then)."""
         return Dataset(self.name, videos_with_type(self.videos, type), self.root, list(self.skipped))
 
     def mean_half_length(self, type: str) -> float:
-        """``(mean(offset - onset) + 1) / 2`` over the events of ``type`` (SPEC 2.1)."""
+        """``(mean(offset - onset) + 1) / 2`` over the events of ``type`` (paper Section 2.1)."""
         return mean_half_length([e for v in self.videos for e in v.events_of(type)])
 
     def compute_k(self, type: str, subjects: Iterable[str] | None = None) -> int:

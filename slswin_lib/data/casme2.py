@@ -1,6 +1,6 @@
 """CAS(ME)^2 long videos (and the synthetic benchmark, written in the same layout).
 
-Layout (SPEC 4)::
+Layout (paper Section 3.1, docs/method.md)::
 
     ROOT/rawpic/s15/15_0101disgustingteeth/img1.jpg, img2.jpg, ...
     ROOT/CAS(ME)^2code_final.xlsx          (also "...(Updated).xlsx" or "code_final.xlsx")
@@ -75,7 +75,7 @@ def read_casme2_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFr
     """Parse a CAS(ME)^2 workbook into cleaned events.
 
     Returns a DataFrame with columns subject (``s15``), video_id (``0401``), type, onset, apex,
-    offset (0-based, inclusive; SPEC 4 rules applied), excel_row; and the counted skips.
+    offset (0-based, inclusive; annotation rules of docs/method.md applied), excel_row; and the counted skips.
     """
     path = Path(path)
     xl = open_workbook(path)

@@ -1,6 +1,6 @@
 """SAMM Long Videos (SAMM-LV).
 
-Layout (SPEC 4)::
+Layout (paper Section 3.1, docs/method.md)::
 
     ROOT/SAMM_longvideos/006_1/006_1_0001.jpg, 006_1_0002.jpg, ...
     ROOT/SAMM_LongVideos_V1_Release.xlsx       (V2/V3 releases are found as well)
@@ -9,7 +9,7 @@ The workbook's first sheet starts with a block of notes; the header row (found b
 ``Filename`` and ``Onset`` cells, row 10 in the releases) names the columns Subject, Filename,
 Inducement Code, Onset, Apex, Offset, Duration, Type ("Macro" / "Micro - 1/2"), Action Units,
 Notes. ``Filename`` ``006_1_3`` belongs to video folder ``006_1``: subject ``006``, video id ``1``.
-Onsets are 1-based; the SPEC 4 rules apply, including "drop Macro rows with onset 1".
+Onsets are 1-based; the annotation rules of docs/method.md apply, including "drop Macro rows with onset 1".
 Unknown apexes (``-1``) become the interval midpoint. Errors and skips as for CAS(ME)^2.
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ def read_samm_sheet(path: str | Path, strict: bool = False) -> tuple[pd.DataFram
         ev = clean_row(r.iloc[col["Onset"]], r.iloc[col["Apex"]], r.iloc[col["Offset"]], etype, where,
                        samm=True)
         if ev is None:
-            skips.append(Skip(str(path), excel_row, "Macro row with onset 1 dropped (SPEC 4 rule)"))
+            skips.append(Skip(str(path), excel_row, "Macro row with onset 1 dropped (annotation rule of docs/method.md)"))
             continue
         subject = parts[0].zfill(3)
         rows.append((subject, parts[1], ev.type, ev.onset, ev.apex, ev.offset, excel_row))
@@ -115,5 +115,5 @@ def load_samm_lv(root: str | Path, sheet: str | Path | None = None, fps: float =
         videos[(subject, parts[1])] = FramesVideo(dataset=dataset, subject=subject, video_id=parts[1],
                                                   fps=fps, path=vdir, frame_paths=files)
     attach_events(videos, table, sheet_path, pic, strict=strict, skips=skips)
-    warn_skips([s for s in skips if "SPEC 4 rule" not in s.reason], f"SAMM-LV reader ({root})")
+    warn_skips([s for s in skips if "annotation rule of docs/method.md" not in s.reason], f"SAMM-LV reader ({root})")
     return Dataset(dataset, list(videos.values()), root, skips)

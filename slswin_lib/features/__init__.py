@@ -1,4 +1,4 @@
-"""Feature extraction and preprocessing (SPEC 2.1-2.2): landmarks, face crop, TV-L1 flow and
+"""Feature extraction and preprocessing (paper Sections 2.1-2.2): landmarks, face crop, TV-L1 flow and
 strain, head-motion removal, eye masks and the ROI mosaic; cached, resumable and parallel.
 
 Submodules are imported lazily so that ``import slswin_lib.features`` stays cheap.

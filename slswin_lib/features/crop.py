@@ -1,4 +1,4 @@
-"""Face crop per frame from landmarks (SPEC 2.1): a square box around the face, resized.
+"""Face crop per frame from landmarks (paper Section 2.1): a square box around the face, resized.
 
 The box of a frame is the bounding square of its 468 face-mesh points, enlarged by
 ``margin`` (1.0 = the mesh's extent, forehead to chin), centred on the mesh's extent. The crop is

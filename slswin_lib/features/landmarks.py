@@ -1,6 +1,6 @@
 """Face landmarks with MediaPipe Tasks ``FaceLandmarker`` and the mesh -> dlib-68 mapping.
 
-The paper (SPEC 2.2) uses dlib's 68-point layout: eyes 36-41 / 42-47, brows 17-21 / 22-26,
+The paper (Section 2.2) uses dlib's 68-point layout: eyes 36-41 / 42-47, brows 17-21 / 22-26,
 nose point 28, mouth 48-67, jaw 0-16. MediaPipe returns a 478-point mesh (468 face points plus
 10 iris points). :data:`MESH_TO_DLIB68` picks, for every dlib point, the mesh vertex at the same
 anatomical place; :func:`to_dlib68` applies it. Indices are 0-based, "left"/"right" follow dlib
@@ -75,7 +75,7 @@ DLIB68: dict[str, np.ndarray] = {
     "mouth": np.arange(48, 68),
 }
 
-#: dlib point whose 11 x 11 neighbourhood is the head-motion reference (SPEC 2.2)
+#: dlib point whose 11 x 11 neighbourhood is the head-motion reference (paper Section 2.2)
 NOSE_POINT = 28
 
 

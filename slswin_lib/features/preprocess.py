@@ -1,4 +1,4 @@
-"""Preprocessing of flow features on the face crop (SPEC 2.2).
+"""Preprocessing of flow features on the face crop (paper Section 2.2).
 
 Per sample (frame pair i, i+k), with the dlib-68 landmarks of frame i in crop pixels:
 
@@ -29,7 +29,7 @@ __all__ = ["PreprocessSizes", "scaled_sizes", "config_sizes", "nose_box", "remov
            "eye_polygons", "mask_eyes", "roi_boxes", "roi_mosaic", "preprocess_sample", "minmax_normalise",
            "roi_flow_magnitude"]
 
-#: crop size at which nose box, eye growth and ROI margin are specified (SPEC 2.2)
+#: crop size at which nose box, eye growth and ROI margin are specified (paper Section 2.2)
 REFERENCE_FACE = 128
 
 
@@ -172,7 +172,7 @@ def preprocess_sample(feat: np.ndarray, pts68: np.ndarray, sizes: PreprocessSize
 
 
 def minmax_normalise(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Per-sample, per-channel min-max scaling to [0, 1] (SPEC 2.2 **[code]**).
+    """Per-sample, per-channel min-max scaling to [0, 1] (paper Section 2.2 **[code]**).
 
     ``x``: ``(N, H, W, C)`` or ``(H, W, C)``; a constant channel maps to 0.
     """

@@ -1,4 +1,4 @@
-"""SL-Swin and the Table 4 models as timm models (SPEC 2.3, issue 5).
+"""SL-Swin and the Table 4 models as timm models (paper Section 2.3).
 
 Importing this package registers the models with timm, so ::
 

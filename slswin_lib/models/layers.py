@@ -1,7 +1,7 @@
 """SL-Swin building blocks: Shifted Patch Tokenization (SPT) and Locality Self-Attention (LSA).
 
 Both come from Lee, Lee & Song, "Vision Transformer for Small-Size Datasets" (2021) and are used
-by SL-Swin (He, Chen & Zhong 2023, SPEC 2.3) inside timm's Swin Transformer and ViT:
+by SL-Swin (He, Chen & Zhong 2023, paper Section 2.3) inside timm's Swin Transformer and ViT:
 
 * :class:`ShiftedPatchTokenization` is a drop-in ``embed_layer`` for
   :class:`timm.models.swin_transformer.SwinTransformer` and

@@ -1,6 +1,6 @@
 """SL-Swin and its Table 4 siblings on timm's :class:`~timm.models.swin_transformer.SwinTransformer`.
 
-One implementation, variants by arguments (SPEC 2.3):
+One implementation, variants by arguments (paper Section 2.3):
 
 =================================  =====  =====
 registered name                     spt    lsa
@@ -310,7 +310,7 @@ default_cfgs = generate_default_cfgs({
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> SLSwinTransformer:
     if pretrained:
-        raise ValueError(f"{variant} has no pretrained weights (SL-Swin is trained from scratch, SPEC 3)")
+        raise ValueError(f"{variant} has no pretrained weights (SL-Swin is trained from scratch, paper Section 3.3)")
     prefix = variant.split("_tiny_")[0]
     spt, lsa = SWIN_VARIANTS[prefix]
     args = dict(patch_size=6, window_size=7, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),

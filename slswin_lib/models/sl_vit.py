@@ -111,7 +111,7 @@ default_cfgs = generate_default_cfgs({
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> SLVisionTransformer:
     if pretrained:
-        raise ValueError(f"{variant} has no pretrained weights (models are trained from scratch, SPEC 3)")
+        raise ValueError(f"{variant} has no pretrained weights (models are trained from scratch, paper Section 3.3)")
     spt, lsa = VIT_VARIANTS[variant.split("_base_")[0]]
     args = dict(patch_size=6, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4.0, drop_path_rate=0.1,
                 spt=spt, lsa=lsa)
