@@ -1,4 +1,4 @@
-"""MEGC interval matching (SPEC 5) on hand-computed cases."""
+"""MEGC interval matching (paper Section 3.2) on hand-computed cases."""
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,4 +1,4 @@
-"""Tests of the SL-Swin / Table 4 models (issue 5), in the style of timm's model tests."""
+"""Tests of the SL-Swin / Table 4 models, in the style of timm's model tests."""
 from __future__ import annotations
 
 import copy
@@ -67,7 +67,7 @@ def test_every_model_trains_one_step(models42, name):
 def test_parameter_counts(models42):
     counts = {n: M.count_params(m) for n, m in models42.items()}
     swin = counts["swin_tiny_patch6_window7_42"]
-    assert 27_400_000 < swin < 27_600_000  # "about 27.5 M" (SPEC 2.3)
+    assert 27_400_000 < swin < 27_600_000  # "about 27.5 M" (paper Section 2.3)
     # SPT (LN 540 + Linear 540->96 + pos 49x96) replaces conv 3*36->96 + LN 96
     spt = (2 * 540) + (540 * 96 + 96) + 49 * 96
     conv = (108 * 96 + 96) + 2 * 96

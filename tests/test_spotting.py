@@ -1,4 +1,4 @@
-"""Spotting (SPEC 2.5) on hand-computed cases."""
+"""Spotting (paper Section 2.5) on hand-computed cases."""
 import numpy as np
 import pytest
 
