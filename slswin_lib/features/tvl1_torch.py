@@ -1,0 +1,311 @@
+"""Batched Dual TV-L1 optical flow in PyTorch (CPU, CUDA or any torch device).
+
+The algorithm of Zach, Pock & Bischof, "A duality based approach for realtime TV-L1 optical
+flow" (DAGM 2007), in the formulation of Sanchez, Meinhardt-Llopis & Facciolo, "TV-L1 Optical
+Flow Estimation" (IPOL 2013, Algorithm 1 and Section 4), with the structure and defaults that
+OpenCV documents for ``cv2.optflow.DualTVL1OpticalFlow`` (tau 0.25, lambda 0.15, theta 0.3,
+5 scales, scale step 0.5, 5 warps, epsilon 0.01, 10 outer x 30 inner iterations, median filter
+5; gamma 0, i.e. no illumination term).
+
+Per scale (coarse to fine) and warp, with ``I1w, I1wx, I1wy`` the second image and its
+centred-difference gradient warped by the current flow ``u0`` (bicubic):
+
+* ``rho(u) = I1w + <grad I1w, u - u0> - I0`` (IPOL eq. 13, linearised data term);
+* thresholding (IPOL eq. 18): ``v = u + lambda theta grad I1w`` where
+  ``rho < -lambda theta |grad I1w|^2``, ``v = u - lambda theta grad I1w`` where
+  ``rho > lambda theta |grad I1w|^2``, ``v = u - rho grad I1w / |grad I1w|^2`` otherwise;
+* ``u = v + theta div p`` (IPOL eq. 19; divergence by backward differences, the adjoint of the
+  forward-difference gradient with Neumann boundaries, IPOL eqs. 27-28);
+* ``p = (p + tau/theta grad u) / (1 + tau/theta |grad u|)`` (IPOL eq. 24);
+* a warp stops when the mean squared update of ``u`` falls to ``epsilon^2`` (IPOL Algorithm 1);
+  each outer iteration starts with a 5 x 5 median filter of ``u`` (OpenCV's
+  ``medianFiltering``).
+
+Everything runs on ``(N, 1, H, W)`` stacks of frame pairs; a pair whose update has converged
+stops changing (its flow and dual variables are frozen) while the others continue, so each pair
+follows the same iterations as it would alone. The pyramid halves the images with a 2 x 2
+box average (bilinear down-sampling by 0.5) and the flow is carried up by bilinear
+up-sampling times ``1 / scale_step``, as OpenCV does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["TVL1Params", "tvl1_flow", "TorchTVL1", "check_pairs", "check_device"]
+
+#: ``|grad I1w|^2`` below this counts as no gradient (no data-term step there)
+GRAD_IS_ZERO = 1e-10
+#: median filter taps are the pixels of a ``median_filtering`` square (replicated border)
+_BORDER = "replicate"
+#: bicubic warping samples outside the image as 0 (OpenCV's ``remap`` default border)
+_WARP_PADDING = "zeros"
+
+
+@dataclass(frozen=True)
+class TVL1Params:
+    """Dual TV-L1 parameters; names and defaults are OpenCV's ``DualTVL1OpticalFlow`` ones.
+
+    ``lambda_`` is OpenCV's ``lambda`` (a Python keyword); :meth:`from_mapping` accepts both.
+    """
+
+    tau: float = 0.25
+    lambda_: float = 0.15
+    theta: float = 0.3
+    scales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.5
+    gamma: float = 0.0
+    median_filtering: int = 5
+
+    def __post_init__(self) -> None:
+        if self.gamma != 0:
+            raise ValueError(f"TVL1Params.gamma = {self.gamma}: the torch TV-L1 has no illumination "
+                             f"term; use gamma 0 (OpenCV's default) or flow='tvl1'")
+        if not 0 < self.scale_step < 1:
+            raise ValueError(f"TVL1Params.scale_step = {self.scale_step} must be in (0, 1)")
+        if self.median_filtering > 1 and self.median_filtering % 2 == 0:
+            raise ValueError(f"TVL1Params.median_filtering = {self.median_filtering} must be odd")
+        for name in ("scales", "warps", "inner_iterations", "outer_iterations"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TVL1Params.{name} = {getattr(self, name)} must be >= 1")
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any] | None) -> "TVL1Params":
+        """Parameters from OpenCV-style names (``{"lambda": 0.15, "warps": 3, ...}``)."""
+        params = {("lambda_" if k == "lambda" else k): v for k, v in dict(params or {}).items()}
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"TV-L1 has no parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**params)
+
+
+def check_pairs(prev: torch.Tensor, nxt: torch.Tensor) -> None:
+    """Refuse pairs the flow cannot use: different sizes, wrong rank, non-finite pixels.
+
+    Raises:
+        ValueError: naming the first offending pair index.
+    """
+    if prev.shape != nxt.shape or prev.ndim != 4 or prev.shape[1] != 1:
+        raise ValueError(f"TV-L1 needs two (N, 1, H, W) stacks of one size, got "
+                         f"{tuple(prev.shape)} and {tuple(nxt.shape)}")
+    for name, t in (("first", prev), ("second", nxt)):
+        bad = ~torch.isfinite(t).flatten(1).all(1)
+        if bad.any():
+            raise ValueError(f"TV-L1: the {name} frame of pair {int(bad.nonzero()[0])} has "
+                             f"NaN/inf pixels ({int(bad.sum())} pair(s) affected)")
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _centred_gradient(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centred differences ``(I[x+1] - I[x-1]) / 2``; one-sided halves at the border."""
+    pad = F.pad(img, (1, 1, 1, 1), mode=_BORDER)
+    gx = 0.5 * (pad[..., 1:-1, 2:] - pad[..., 1:-1, :-2])
+    gy = 0.5 * (pad[..., 2:, 1:-1] - pad[..., :-2, 1:-1])
+    return gx, gy
+
+
+def _forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences with Neumann boundary (0 in the last column / row), IPOL eq. 27."""
+    gx = F.pad(u[..., :, 1:] - u[..., :, :-1], (0, 1, 0, 0))
+    gy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
+    return gx, gy
+
+
+def _divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Backward-difference divergence, the negative adjoint of :func:`_forward_gradient` (eq. 28)."""
+    dx = torch.cat([px[..., :, :1], px[..., :, 1:-1] - px[..., :, :-2], -px[..., :, -2:-1]], dim=-1)
+    dy = torch.cat([py[..., :1, :], py[..., 1:-1, :] - py[..., :-2, :], -py[..., -2:-1, :]], dim=-2)
+    return dx + dy
+
+
+def _median(u: torch.Tensor, k: int) -> torch.Tensor:
+    """``k x k`` median of each channel (replicated border): ``(N, C, H, W) -> (N, C, H, W)``."""
+    n, c, h, w = u.shape
+    r = k // 2
+    taps = F.unfold(F.pad(u, (r, r, r, r), mode=_BORDER), k)      # (N, C*k*k, H*W)
+    return taps.view(n, c, k * k, h * w).median(dim=2).values.view(n, c, h, w)
+
+
+def _warp(stack: torch.Tensor, u: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """Bicubic ``stack(x + u(x))``: stack ``(N, C, H, W)``, u ``(N, 2, H, W)``; base: pixel grid."""
+    h, w = stack.shape[-2:]
+    pos = base + u                                                  # (N, 2, H, W) in pixels
+    gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
+    gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(stack, grid, mode="bicubic", padding_mode=_WARP_PADDING, align_corners=True)
+
+
+def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, active, lt: float, theta: float, taut: float):
+    """One thresholding / primal / dual iteration for all pairs; frozen where ``~active``.
+
+    Shapes: u ``(N, 2, H, W)``, p ``(N, 4, H, W)`` (p1x, p1y, p2x, p2y), image terms
+    ``(N, 1, H, W)``, active ``(N, 1, 1, 1)`` bool. Returns ``(u, p, error (N,))`` with error the
+    summed squared update of ``u`` of each pair.
+    """
+    gI = torch.cat([i1wx, i1wy], dim=1)
+    rho = rho_c + (gI * u).sum(1, keepdim=True)
+    thr = lt * grad2
+    step = torch.where(rho < -thr, lt * gI,
+                       torch.where(rho > thr, -lt * gI,
+                                   torch.where(grad2 > GRAD_IS_ZERO,
+                                               -rho * gI / grad2.clamp_min(GRAD_IS_ZERO),
+                                               torch.zeros_like(gI))))
+    v = u + step
+    div = torch.cat([_divergence(p[:, 0:1], p[:, 1:2]), _divergence(p[:, 2:3], p[:, 3:4])], dim=1)
+    u_new = v + theta * div
+    error = (u_new - u).square().flatten(1).sum(1)
+    ux, uy = _forward_gradient(u_new)                              # (N, 2, H, W) each
+    norm = 1.0 + taut * torch.sqrt(ux.square() + uy.square())
+    p_new = torch.stack([(p[:, 0::2] + taut * ux) / norm, (p[:, 1::2] + taut * uy) / norm],
+                        dim=2).flatten(1, 2)                       # (p1x, p1y, p2x, p2y)
+    return torch.where(active, u_new, u), torch.where(active, p_new, p), error
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _step_fn(compile: bool):
+    if not compile:
+        return _inner_step
+    if "step" not in _COMPILED:
+        _COMPILED["step"] = torch.compile(_inner_step, dynamic=False)
+    return _COMPILED["step"]
+
+
+def _pyramid(img: torch.Tensor, p: TVL1Params) -> list[torch.Tensor]:
+    levels = [img]
+    for _ in range(1, p.scales):
+        h, w = levels[-1].shape[-2:]
+        size = (max(int(round(h * p.scale_step)), 1), max(int(round(w * p.scale_step)), 1))
+        levels.append(_resize(levels[-1], size))
+    return levels
+
+
+@torch.no_grad()
+def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params | Mapping[str, Any] | None = None,
+              *, compile: bool = False) -> torch.Tensor:
+    """Dual TV-L1 flow of every pair ``(prev[n], nxt[n])``.
+
+    Args:
+        prev: ``(N, 1, H, W)`` first frames, intensities in 0..255 (any float dtype; the flow is
+            computed in this dtype on this device).
+        nxt: ``(N, 1, H, W)`` second frames, same shape, dtype and device.
+        params: :class:`TVL1Params` or OpenCV-style overrides (``{"warps": 3}``); default OpenCV's.
+        compile: run the inner iteration through ``torch.compile``.
+
+    Returns:
+        ``(N, 2, H, W)`` flow ``(u, v)`` in pixels: ``prev(y, x) ~ nxt(y + v, x + u)``.
+
+    Raises:
+        ValueError: pairs of different sizes, or NaN/inf pixels (naming the pair).
+    """
+    p = params if isinstance(params, TVL1Params) else TVL1Params.from_mapping(params)
+    check_pairs(prev, nxt)
+    step = _step_fn(compile)
+    n = prev.shape[0]
+    lt, theta, taut = p.lambda_ * p.theta, p.theta, p.tau / p.theta
+    i0s, i1s = _pyramid(prev, p), _pyramid(nxt, p)
+    u = None
+    for s in range(p.scales - 1, -1, -1):
+        i0, i1 = i0s[s], i1s[s]
+        h, w = i0.shape[-2:]
+        if u is None:
+            u = i0.new_zeros((n, 2, h, w))
+        else:
+            u = _resize(u, (h, w)) * (1.0 / p.scale_step)
+        pdual = i0.new_zeros((n, 4, h, w))
+        ys, xs = torch.meshgrid(torch.arange(h, device=i0.device, dtype=i0.dtype),
+                                torch.arange(w, device=i0.device, dtype=i0.dtype), indexing="ij")
+        base = torch.stack([xs, ys])[None]
+        i1x, i1y = _centred_gradient(i1)
+        i1stack = torch.cat([i1, i1x, i1y], dim=1)
+        scaled_eps = p.epsilon ** 2 * h * w
+        for _ in range(p.warps):
+            i1w, i1wx, i1wy = _warp(i1stack, u, base).split(1, dim=1)
+            grad2 = i1wx.square() + i1wy.square()
+            rho_c = i1w - i1wx * u[:, :1] - i1wy * u[:, 1:] - i0
+            active = torch.ones(n, 1, 1, 1, dtype=torch.bool, device=i0.device)
+            for _ in range(p.outer_iterations):
+                if p.median_filtering > 1:
+                    u = torch.where(active, _median(u, p.median_filtering), u)
+                for _ in range(p.inner_iterations):
+                    u, pdual, error = step(u, pdual, i1wx, i1wy, grad2, rho_c, active, lt, theta, taut)
+                    active = active & (error > scaled_eps).view(n, 1, 1, 1)
+                    if not bool(active.any()):
+                        break
+                if not bool(active.any()):
+                    break
+    return u
+
+
+class TorchTVL1:
+    """Batched TV-L1 on uint8 crops: ``TorchTVL1()(prev (N, H, W), nxt (N, H, W)) -> (N, H, W, 2)``.
+
+    Args:
+        params: OpenCV-style overrides (names as in :data:`slswin_lib.features.flow.FLOW_METHODS`).
+        device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...).
+        batch: pairs per device call (more pairs than this are split).
+        dtype: compute dtype (``torch.float32``; ``torch.bfloat16`` trades accuracy for speed).
+        compile: wrap the inner iteration in ``torch.compile``.
+
+    Raises:
+        ValueError: the device is not available.
+    """
+
+    def __init__(self, params: Mapping[str, Any] | None = None, device: str = "cpu", batch: int = 64,
+                 dtype: torch.dtype = torch.float32, compile: bool = False) -> None:
+        self.params = TVL1Params.from_mapping(params)
+        self.device = check_device(device)
+        self.batch, self.dtype, self.compile = max(int(batch), 1), dtype, compile
+
+    def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        prev, nxt = np.asarray(prev), np.asarray(nxt)
+        if prev.ndim == 2:
+            return self(prev[None], nxt[None])[0]
+        if prev.shape != nxt.shape or prev.ndim != 3:
+            raise ValueError(f"TV-L1 needs two (N, H, W) stacks of one size, got {prev.shape} and {nxt.shape}")
+        out = np.empty(prev.shape + (2,), np.float32)
+        for s in range(0, len(prev), self.batch):
+            a = torch.from_numpy(np.ascontiguousarray(prev[s:s + self.batch])).to(self.device)
+            b = torch.from_numpy(np.ascontiguousarray(nxt[s:s + self.batch])).to(self.device)
+            try:
+                flow = tvl1_flow(a[:, None].to(self.dtype), b[:, None].to(self.dtype), self.params,
+                                 compile=self.compile)
+            except ValueError as err:   # name the pair in the caller's numbering
+                raise ValueError(f"{err} (pairs {s}..{s + len(a) - 1} of this call)") from None
+            out[s:s + len(a)] = flow.float().permute(0, 2, 3, 1).cpu().numpy()
+        return out
+
+
+def check_device(device: str) -> torch.device:
+    """``torch.device(device)`` after checking it can be used here.
+
+    Raises:
+        ValueError: unknown device string, or CUDA/MPS/XPU absent.
+    """
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"flow device {device!r} is not a torch device ({err})") from None
+    backend = getattr(torch, dev.type, None)
+    if dev.type != "cpu":
+        count = backend.device_count() if backend is not None and hasattr(backend, "device_count") else 0
+        if not (backend is not None and getattr(backend, "is_available", lambda: False)()) or \
+                (dev.index or 0) >= max(count, 1):
+            raise ValueError(f"flow device {device!r} is not available on this machine; "
+                             f"set FeatureConfig.flow_device='cpu'")
+    return dev
+
