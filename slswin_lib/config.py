@@ -45,6 +45,8 @@ def check_choice(where: str, value: Any, options: "tuple | list | set | dict") -
 
 #: valid values of the named settings (each refused otherwise, with this list)
 SPOT_MODES = ("authors", "megc")
+#: optical-flow methods (slswin_lib.features.flow.FLOW_METHODS)
+FLOWS = ("tvl1", "tvl1_torch", "dis", "farneback")
 K_FROM = ("all_subjects", "training_subjects")
 ROI_LAYOUTS = ("paper", "one_box")
 PX_SCALING = ("with_crop", "fixed")
@@ -127,10 +129,15 @@ class FeatureConfig:
     face_size: int = 128
     #: ROI side in the mosaic (21 -> 42 x 42 input; 42 -> 84 x 84)
     roi_size: int = 21
-    #: flow method: "tvl1" | "dis" | "farneback" (slswin_lib.features.flow)
+    #: flow method: "tvl1" (OpenCV) | "tvl1_torch" (the same, batched torch) | "dis" | "farneback"
+    #: (slswin_lib.features.flow)
     flow: str = "tvl1"
     #: overrides of the flow method's OpenCV parameters as (name, value) pairs; () = defaults
     flow_params: tuple[tuple[str, Any], ...] = ()
+    #: torch device of "tvl1_torch" ("cpu", "cuda", "cuda:1", ...); not part of the cache key
+    flow_device: str = "cpu"
+    #: frame pairs per device call of "tvl1_torch"; not part of the cache key
+    flow_batch: int = 64
     #: [code] variant: abs() of u and v after head-motion removal
     abs_uv: bool = False
     #: "paper": two eye/brow ROIs + mouth; "one_box": [code] one box over both brows/eyes
@@ -151,7 +158,10 @@ class FeatureConfig:
     workers: int = 0  # 0: one process per CPU core
 
     def __post_init__(self) -> None:
+        check_choice("FeatureConfig.flow", self.flow, FLOWS)
         check_choice("FeatureConfig.roi_layout", self.roi_layout, ROI_LAYOUTS)
+        if int(self.flow_batch) < 1:
+            raise ValueError(f"FeatureConfig.flow_batch = {self.flow_batch} must be >= 1")
         check_choice("FeatureConfig.px_scaling", self.px_scaling, PX_SCALING)
 
 

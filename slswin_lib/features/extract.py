@@ -4,7 +4,9 @@ Per video: (A) landmarks on every frame once (MediaPipe), face box, grayscale cr
 crop pixels; (B) for every pair (i, i+k): flow, strain, head-motion removal, eye masks, ROI
 mosaic. Stage A runs per video, stage B in chunks of ``cfg.chunk`` pairs, both over a process
 pool (``cv2.setNumThreads(1)`` in each worker), or per video on a Dask cluster when a
-scheduler address is given.
+scheduler address is given. With a batched device flow (``flow="tvl1_torch"``) the pool's main
+process computes each chunk's flow on ``cfg.flow_device`` (``cfg.flow_batch`` pairs per call)
+and the workers do landmarks, crops and preprocessing.
 
 Per video one ``.npz`` is written atomically under
 ``<cache_root>/<video key>/k<k>_<digest>.npz`` where the digest covers every parameter that
@@ -33,7 +35,7 @@ from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256
 from .preprocess import minmax_normalise, preprocess_sample, roi_flow_magnitude, scaled_sizes
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
-           "pair_features", "cache_params", "cache_file", "load_cached", "minmax_normalise",
+           "pair_features", "pair_flows", "flow_features", "DEVICE_FLOWS", "cache_params", "cache_file", "load_cached", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
 #: bump when a code change alters the features (part of the cache key)
@@ -156,11 +158,20 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
 # -- stage B ------------------------------------------------------------------------------------
 _FLOWS: dict[tuple, FlowComputer] = {}
 
+#: flow methods that run batched on a torch device: the pool's main process computes their flow
+#: chunk by chunk on ``cfg.flow_device``; the workers do landmarks, crops and preprocessing
+DEVICE_FLOWS = ("tvl1_torch",)
+
 
 def _flow(cfg: FeatureConfig) -> FlowComputer:
-    key = (cfg.flow, tuple(cfg.flow_params))
+    key = (cfg.flow, tuple(cfg.flow_params), cfg.flow_device, cfg.flow_batch)
     if key not in _FLOWS:
-        _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params))
+        try:
+            _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params), device=cfg.flow_device,
+                                       batch=cfg.flow_batch)
+        except ValueError as err:
+            raise FeatureError(f"FeatureConfig (flow={cfg.flow!r}, flow_device={cfg.flow_device!r}): "
+                               f"{err}") from None
     return _FLOWS[key]
 
 
@@ -170,18 +181,54 @@ def raw_features(prev: np.ndarray, nxt: np.ndarray, cfg: FeatureConfig) -> np.nd
     return np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
 
 
-def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
+def pair_flows(crops: np.ndarray, k: int, cfg: FeatureConfig, *, key: str = "video",
+               first: int = 0) -> np.ndarray:
+    """Flow of pairs (j, j+k), j = 0 .. len(crops)-k-1, in one batched call.
+
+    Args:
+        crops: ``(m, S, S)`` uint8 grayscale crops (``"tvl1_torch"``: also float, 0..255).
+        k: frame distance of the pairs.
+        cfg: the flow settings (``flow``, ``flow_params``, ``flow_device``, ``flow_batch``).
+        key: the video's key, named in errors.
+        first: frame number of ``crops[0]`` in the video, for errors.
+
+    Returns:
+        ``(m-k, S, S, 2)`` float32 flow (u, v).
+
+    Raises:
+        FeatureError: naming the video and frame pair when the flow refuses a pair (frames of
+            different sizes, NaN pixels) or the flow device is unavailable.
+    """
+    prev, nxt = crops[:len(crops) - k], crops[k:]
+    try:
+        return _flow(cfg).many(prev, nxt)
+    except ValueError as err:
+        j = getattr(err, "pair", None)
+        if j is not None:
+            raise FeatureError(f"{key}: frame pair ({first + j}, {first + j + k}): {err}") from None
+        raise FeatureError(f"{key}: frame pairs ({first}, {first + k}) .. "
+                           f"({first + len(prev) - 1}, {first + len(prev) - 1 + k}): {err}") from None
+
+
+def flow_features(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """ROI mosaics of pairs from their flow: ``(P, S, S, 2)`` and ``(>= P, 68, 2)`` -> ``(P, 2r, 2r, 3)``."""
+    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+    out = np.empty((len(flows), 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
+    for j, flow in enumerate(flows):
+        raw = np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
+        out[j] = preprocess_sample(raw, pts68[j], sizes, abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
+    return out
+
+
+def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig, *,
+                  key: str = "video", first: int = 0) -> np.ndarray:
     """ROI mosaics of pairs (j, j+k) for j = 0 .. len(crops)-k-1.
 
     crops: ``(m, S, S)`` uint8; pts68: ``(>= m-k, 68, 2)`` landmarks of the first frames of the
-    pairs -> ``(m-k, 2r, 2r, 3)`` float32.
+    pairs -> ``(m-k, 2r, 2r, 3)`` float32. ``key``/``first`` name the video and the first frame in
+    errors (:func:`pair_flows`).
     """
-    sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
-    out = np.empty((len(crops) - k, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
-    for j in range(len(crops) - k):
-        out[j] = preprocess_sample(raw_features(crops[j], crops[j + k], cfg), pts68[j], sizes,
-                                   abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
-    return out
+    return flow_features(pair_flows(crops, k, cfg, key=key, first=first), pts68, cfg)
 
 
 def _init_worker() -> None:
@@ -190,8 +237,13 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
-    return pair_features(crops, pts68, k, cfg)
+def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig, key: str,
+                first: int) -> np.ndarray:
+    return pair_features(crops, pts68, k, cfg, key=key, first=first)
+
+
+def _preprocess_task(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    return flow_features(flows, pts68, cfg)
 
 
 def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
@@ -203,7 +255,7 @@ def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike
     _check_length(video, k)
     if track is None:
         track = track_face(video, cfg, model=model, progress=progress)
-    return pair_features(track.crops, track.pts68, k, cfg), track
+    return pair_features(track.crops, track.pts68, k, cfg, key=video.key), track
 
 
 # -- cache ---------------------------------------------------------------------------------------
@@ -222,11 +274,15 @@ def _video_fingerprint(video) -> str:
     return h.hexdigest()[:16]
 
 
+#: FeatureConfig fields that change how, not what, is computed (left out of the cache key)
+_NOT_IN_KEY = ("workers", "chunk", "flow_device", "flow_batch")
+
+
 def cache_params(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None
                  ) -> dict[str, Any]:
     """Everything that determines a video's features (the cache key, also saved beside them)."""
     path = _model_path(model)
-    out = {k_: v for k_, v in dataclasses.asdict(cfg).items() if k_ not in ("workers", "chunk")}
+    out = {k_: v for k_, v in dataclasses.asdict(cfg).items() if k_ not in _NOT_IN_KEY}
     out["flow_params"] = [list(p) for p in cfg.flow_params]
     out.update(video=video.key, k=int(k), video_fingerprint=_video_fingerprint(video),
                landmark_model_sha256=_model_hash(str(path), path.stat().st_mtime),
@@ -336,6 +392,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     for v in videos:
         _check_length(v, k)
     model = str(_model_path(model))
+    _flow(cfg)   # an unknown flow parameter or an unavailable device fails here, before any work
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
     todo = [v for v in videos if not paths[v.key].exists()]
     n_workers = workers if workers is not None else cfg.workers
@@ -397,7 +454,12 @@ def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers:
                 state[video.key] = dict(track=result, parts={}, n_chunks=0)
                 for s in range(0, n_pairs, chunk):
                     e = min(s + chunk, n_pairs)
-                    f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg)
+                    if cfg.flow in DEVICE_FLOWS:   # flow here on the device, the rest in a worker
+                        flows = pair_flows(result.crops[s:e + k], k, cfg, key=video.key, first=s)
+                        f = pool.submit(_preprocess_task, flows, result.pts68[s:e], cfg)
+                    else:
+                        f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg,
+                                        video.key, s)
                     pending[f] = ("pairs", video, s)
                     state[video.key]["n_chunks"] += 1
                 return

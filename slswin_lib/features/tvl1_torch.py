@@ -4,7 +4,7 @@ The algorithm of Zach, Pock & Bischof, "A duality based approach for realtime TV
 flow" (DAGM 2007), in the formulation of Sanchez, Meinhardt-Llopis & Facciolo, "TV-L1 Optical
 Flow Estimation" (IPOL 2013, Algorithm 1 and Section 4), with the structure and defaults that
 OpenCV documents for ``cv2.optflow.DualTVL1OpticalFlow`` (tau 0.25, lambda 0.15, theta 0.3,
-5 scales, scale step 0.5, 5 warps, epsilon 0.01, 10 outer x 30 inner iterations, median filter
+5 scales, scale step 0.8, 5 warps, epsilon 0.01, 10 outer x 30 inner iterations, median filter
 5; gamma 0, i.e. no illumination term).
 
 Per scale (coarse to fine) and warp, with ``I1w, I1wx, I1wy`` the second image and its
@@ -23,9 +23,9 @@ centred-difference gradient warped by the current flow ``u0`` (bicubic):
 
 Everything runs on ``(N, 1, H, W)`` stacks of frame pairs; a pair whose update has converged
 stops changing (its flow and dual variables are frozen) while the others continue, so each pair
-follows the same iterations as it would alone. The pyramid halves the images with a 2 x 2
-box average (bilinear down-sampling by 0.5) and the flow is carried up by bilinear
-up-sampling times ``1 / scale_step``, as OpenCV does.
+follows the same iterations as it would alone. The pyramid shrinks the images by
+``scale_step`` (OpenCV's default 0.8) with bilinear down-sampling and the flow is carried up by
+bilinear up-sampling times ``1 / scale_step``, as OpenCV does.
 """
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["TVL1Params", "tvl1_flow", "TorchTVL1", "check_pairs", "check_device"]
+__all__ = ["TVL1Params", "tvl1_flow", "TorchTVL1", "check_pairs", "check_device", "PairError"]
 
 #: ``|grad I1w|^2`` below this counts as no gradient (no data-term step there)
 GRAD_IS_ZERO = 1e-10
 #: median filter taps are the pixels of a ``median_filtering`` square (replicated border)
 _BORDER = "replicate"
-#: bicubic warping samples outside the image as 0 (OpenCV's ``remap`` default border)
-_WARP_PADDING = "zeros"
+#: the cubic convolution kernel's parameter (Keys 1981; -0.75 as in OpenCV's and torch's bicubic)
+CUBIC_A = -0.75
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class TVL1Params:
     epsilon: float = 0.01
     inner_iterations: int = 30
     outer_iterations: int = 10
-    scale_step: float = 0.5
+    scale_step: float = 0.8
     gamma: float = 0.0
     median_filtering: int = 5
 
@@ -88,20 +88,28 @@ class TVL1Params:
         return cls(**params)
 
 
+class PairError(ValueError):
+    """A frame pair the flow cannot use; ``pair`` is its index in the call (None: all pairs)."""
+
+    def __init__(self, message: str, pair: int | None = None) -> None:
+        super().__init__(message)
+        self.pair = pair
+
+
 def check_pairs(prev: torch.Tensor, nxt: torch.Tensor) -> None:
     """Refuse pairs the flow cannot use: different sizes, wrong rank, non-finite pixels.
 
     Raises:
-        ValueError: naming the first offending pair index.
+        PairError: naming the first offending pair index (``err.pair``).
     """
     if prev.shape != nxt.shape or prev.ndim != 4 or prev.shape[1] != 1:
-        raise ValueError(f"TV-L1 needs two (N, 1, H, W) stacks of one size, got "
-                         f"{tuple(prev.shape)} and {tuple(nxt.shape)}")
-    for name, t in (("first", prev), ("second", nxt)):
-        bad = ~torch.isfinite(t).flatten(1).all(1)
-        if bad.any():
-            raise ValueError(f"TV-L1: the {name} frame of pair {int(bad.nonzero()[0])} has "
-                             f"NaN/inf pixels ({int(bad.sum())} pair(s) affected)")
+        raise PairError(f"TV-L1 needs two (N, 1, H, W) stacks of one size, got "
+                        f"{tuple(prev.shape)} and {tuple(nxt.shape)}")
+    bad = ~(torch.isfinite(prev).flatten(1).all(1) & torch.isfinite(nxt).flatten(1).all(1))
+    if bad.any():
+        first = int(bad.nonzero()[0])
+        raise PairError(f"TV-L1: frame pair {first} has NaN/inf pixels ({int(bad.sum())} pair(s) "
+                        f"affected); nothing was computed", pair=first)
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -138,14 +146,47 @@ def _median(u: torch.Tensor, k: int) -> torch.Tensor:
     return taps.view(n, c, k * k, h * w).median(dim=2).values.view(n, c, h, w)
 
 
+def _cubic_weights(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Cubic convolution weights of the taps at -1, 0, 1, 2 for fractions ``t`` in [0, 1)."""
+    a = CUBIC_A
+    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    return w0, w1, w2, 1 - w0 - w1 - w2
+
+
 def _warp(stack: torch.Tensor, u: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-    """Bicubic ``stack(x + u(x))``: stack ``(N, C, H, W)``, u ``(N, 2, H, W)``; base: pixel grid."""
-    h, w = stack.shape[-2:]
-    pos = base + u                                                  # (N, 2, H, W) in pixels
-    gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
-    gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)
-    return F.grid_sample(stack, grid, mode="bicubic", padding_mode=_WARP_PADDING, align_corners=True)
+    """Bicubic ``stack(x + u(x))``; samples outside the image count as 0.
+
+    Exact at integer positions (a zero flow returns ``stack`` bit for bit, so no rounding error
+    can leak in through the border), which ``F.grid_sample``'s coordinate normalisation is not.
+
+    Args:
+        stack: ``(N, C, H, W)`` images.
+        u: ``(N, 2, H, W)`` flow in pixels.
+        base: ``(1, 2, H, W)`` pixel grid (x, y).
+
+    Returns:
+        ``(N, C, H, W)`` warped images.
+    """
+    n, c, h, w = stack.shape
+    pos = base + u
+    corner = torch.floor(pos)
+    wx, wy = (_cubic_weights(t) for t in (pos - corner).unbind(1))
+    x0, y0 = corner.to(torch.long).unbind(1)                        # (N, H, W)
+    flat = stack.reshape(n, c, h * w)
+    out = torch.zeros_like(stack)
+    for j in range(4):
+        yj = y0 + (j - 1)
+        inside_y = (yj >= 0) & (yj < h)
+        row = yj.clamp(0, h - 1) * w
+        for i in range(4):
+            xi = x0 + (i - 1)
+            inside = (inside_y & (xi >= 0) & (xi < w)).to(stack.dtype)
+            idx = (row + xi.clamp(0, w - 1)).view(n, 1, h * w).expand(n, c, h * w)
+            tap = flat.gather(2, idx).view(n, c, h, w)
+            out = out + (wy[j] * wx[i] * inside)[:, None] * tap
+    return out
 
 
 def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, active, lt: float, theta: float, taut: float):
@@ -185,12 +226,25 @@ def _step_fn(compile: bool):
     return _COMPILED["step"]
 
 
+def _downscale(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """Bilinear resize by ``scale`` < 1 to ``round(H * scale) x round(W * scale)``.
+
+    Output pixel ``x`` samples the input at ``(x + 0.5) / scale - 0.5`` (pixel centres aligned,
+    border replicated), the mapping of OpenCV's ``resize`` with a scale factor.
+    """
+    h, w = img.shape[-2:]
+    oh, ow = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
+    ys = (torch.arange(oh, device=img.device, dtype=img.dtype) + 0.5) / scale   # in input pixels + 0.5
+    xs = (torch.arange(ow, device=img.device, dtype=img.dtype) + 0.5) / scale
+    gy, gx = torch.meshgrid(ys * (2.0 / h) - 1.0, xs * (2.0 / w) - 1.0, indexing="ij")
+    grid = torch.stack([gx, gy], dim=-1).expand(img.shape[0], oh, ow, 2)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def _pyramid(img: torch.Tensor, p: TVL1Params) -> list[torch.Tensor]:
     levels = [img]
     for _ in range(1, p.scales):
-        h, w = levels[-1].shape[-2:]
-        size = (max(int(round(h * p.scale_step)), 1), max(int(round(w * p.scale_step)), 1))
-        levels.append(_resize(levels[-1], size))
+        levels.append(_downscale(levels[-1], p.scale_step))
     return levels
 
 
@@ -210,7 +264,7 @@ def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params | Mappin
         ``(N, 2, H, W)`` flow ``(u, v)`` in pixels: ``prev(y, x) ~ nxt(y + v, x + u)``.
 
     Raises:
-        ValueError: pairs of different sizes, or NaN/inf pixels (naming the pair).
+        PairError: pairs of different sizes, or NaN/inf pixels (naming the pair).
     """
     p = params if isinstance(params, TVL1Params) else TVL1Params.from_mapping(params)
     check_pairs(prev, nxt)
@@ -272,11 +326,16 @@ class TorchTVL1:
         self.batch, self.dtype, self.compile = max(int(batch), 1), dtype, compile
 
     def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """Flow of ``(H, W)`` or ``(N, H, W)`` images (uint8 or float, 0..255) -> ``(..., H, W, 2)``.
+
+        Raises:
+            PairError: stacks of different sizes or NaN pixels; ``err.pair`` indexes this call.
+        """
         prev, nxt = np.asarray(prev), np.asarray(nxt)
-        if prev.ndim == 2:
+        if prev.ndim == 2 and nxt.ndim == 2:
             return self(prev[None], nxt[None])[0]
         if prev.shape != nxt.shape or prev.ndim != 3:
-            raise ValueError(f"TV-L1 needs two (N, H, W) stacks of one size, got {prev.shape} and {nxt.shape}")
+            raise PairError(f"TV-L1 needs two (N, H, W) stacks of one size, got {prev.shape} and {nxt.shape}")
         out = np.empty(prev.shape + (2,), np.float32)
         for s in range(0, len(prev), self.batch):
             a = torch.from_numpy(np.ascontiguousarray(prev[s:s + self.batch])).to(self.device)
@@ -284,8 +343,9 @@ class TorchTVL1:
             try:
                 flow = tvl1_flow(a[:, None].to(self.dtype), b[:, None].to(self.dtype), self.params,
                                  compile=self.compile)
-            except ValueError as err:   # name the pair in the caller's numbering
-                raise ValueError(f"{err} (pairs {s}..{s + len(a) - 1} of this call)") from None
+            except PairError as err:   # renumber the pair in the caller's numbering
+                pair = None if err.pair is None else s + err.pair
+                raise PairError(str(err).replace(f"pair {err.pair} ", f"pair {pair} "), pair) from None
             out[s:s + len(a)] = flow.float().permute(0, 2, 3, 1).cpu().numpy()
         return out
 
