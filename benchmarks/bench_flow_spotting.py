@@ -3,9 +3,12 @@
 For every flow setting, features of the profile's synthetic set are extracted (cached as usual)
 and scored by the training-free baseline (mean ROI flow magnitude), then spotted and evaluated
 exactly like the trained models (t = 0.60 and a nested-LOSO t). Extraction time per setting is
-reported beside the F1, so speed and accuracy are read side by side. Run::
+reported beside the F1, so speed and accuracy are read side by side; OpenCV's TV-L1 and the
+batched torch TV-L1 (``tvl1_torch``, on ``--flow-device``) are two rows. Run::
 
     .venv/bin/python benchmarks/bench_flow_spotting.py --profile smoke
+    .venv/bin/python benchmarks/bench_flow_spotting.py --profile smoke \
+        --settings "tvl1 (paper: OpenCV defaults),tvl1_torch (the same, batched torch)"
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import pandas as pd
 
 SETTINGS = {
     "tvl1 (paper: OpenCV defaults)": ("tvl1", ()),
+    "tvl1_torch (the same, batched torch)": ("tvl1_torch", ()),
     "tvl1 fast (3 scales; 3 warps; eps 0.05)": ("tvl1", (("scales", 3), ("warps", 3), ("epsilon", 0.05))),
     "dis (quick profile)": ("dis", ()),
     "farneback": ("farneback", ()),
@@ -31,13 +35,16 @@ def main(argv=None) -> None:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
     p.add_argument("--t", type=float, default=0.60)
+    p.add_argument("--flow-device", default="cpu", help="torch device of tvl1_torch")
+    p.add_argument("--flow-batch", type=int, default=64, help="pairs per tvl1_torch call")
     args = p.parse_args(argv)
     base = resolve_profile(args.profile)
     ds = open_dataset(base)
     rows = []
     for name in args.settings.split(","):
         flow, params = SETTINGS[name]
-        prof = base.replace(features={"flow": flow, "flow_params": params})
+        prof = base.replace(features={"flow": flow, "flow_params": params, "flow_device": args.flow_device,
+                                      "flow_batch": args.flow_batch})
         start = time.perf_counter()
         sets = {e: expression_set(ds, e, prof, progress=False) for e in ("me", "mae")}
         seconds = time.perf_counter() - start
