@@ -8,7 +8,7 @@ batched torch TV-L1 (``tvl1_torch``, on ``--flow-device``) are two rows. Run::
 
     .venv/bin/python benchmarks/bench_flow_spotting.py --profile smoke
     .venv/bin/python benchmarks/bench_flow_spotting.py --profile smoke \
-        --settings "tvl1 (paper: OpenCV defaults),tvl1_torch (the same, batched torch)"
+        --settings "tvl1 (paper: OpenCV defaults),tvl1_torch (the same; batched torch)"
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pandas as pd
 
 SETTINGS = {
     "tvl1 (paper: OpenCV defaults)": ("tvl1", ()),
-    "tvl1_torch (the same, batched torch)": ("tvl1_torch", ()),
+    "tvl1_torch (the same; batched torch)": ("tvl1_torch", ()),
     "tvl1 fast (3 scales; 3 warps; eps 0.05)": ("tvl1", (("scales", 3), ("warps", 3), ("epsilon", 0.05))),
     "dis (quick profile)": ("dis", ()),
     "farneback": ("farneback", ()),
@@ -41,7 +41,11 @@ def main(argv=None) -> None:
     base = resolve_profile(args.profile)
     ds = open_dataset(base)
     rows = []
-    for name in args.settings.split(","):
+    names = args.settings.split(",")
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        p.error(f"unknown --settings {unknown}; choose from {list(SETTINGS)}")
+    for name in names:
         flow, params = SETTINGS[name]
         prof = base.replace(features={"flow": flow, "flow_params": params, "flow_device": args.flow_device,
                                       "flow_batch": args.flow_batch})

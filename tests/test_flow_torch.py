@@ -147,3 +147,16 @@ def test_settings():
         FeatureConfig(flow="raft")
     with pytest.raises(ValueError, match="flow_batch"):
         FeatureConfig(flow_batch=0)
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_median_network_equals_sorting(k):
+    from slswin_lib.features.tvl1_torch import _median
+
+    torch.manual_seed(k)
+    u = torch.randint(0, 4, (2, 2, 9, 11)).float()   # many ties
+    r = k // 2
+    padded = torch.nn.functional.pad(u, (r, r, r, r), mode="replicate")
+    taps = padded.unfold(2, k, 1).unfold(3, k, 1).reshape(2, 2, 9, 11, k * k)
+    assert torch.equal(_median(u, k), taps.median(-1).values)
+    assert _median(torch.arange(25.0).view(1, 1, 5, 5), 5)[0, 0, 2, 2] == 12
