@@ -84,16 +84,29 @@ def test_batch_equals_single_pairs_and_stopping_is_per_pair():
     assert np.abs(flow[0]).max() < 1e-3 and abs(flow[1][INNER][..., 0].mean() - 0.8) < 0.03
 
 
-def test_inner_step_freezes_converged_pairs():
+def test_converged_pair_stays_fixed_while_another_continues():
+    from slswin_lib.features.tvl1_torch import _solve_warp
+
     torch.manual_seed(0)
     n, h, w = 2, 8, 8
     u, p = torch.randn(n, 2, h, w), torch.randn(n, 4, h, w) * 0.1
     ix, iy, rho_c = torch.randn(n, 1, h, w), torch.randn(n, 1, h, w), torch.randn(n, 1, h, w)
-    active = torch.tensor([False, True]).view(n, 1, 1, 1)
-    u2, p2, err = _inner_step(u, p, ix, iy, ix ** 2 + iy ** 2, rho_c, active, 0.045, 0.3, 0.25 / 0.3)
-    assert torch.equal(u2[0], u[0]) and torch.equal(p2[0], p[0])
-    assert not torch.equal(u2[1], u[1]) and not torch.equal(p2[1], p[1])
-    assert err.shape == (n,) and torch.all(err > 0)
+    terms = (ix, iy, ix ** 2 + iy ** 2, rho_c)
+    calls = []
+
+    def step(cu, cp, *args):   # pair 0 "converges" at its first step, pair 1 never
+        out_u, out_p, _ = _inner_step(cu, cp, *args)
+        calls.append(len(cu))
+        return out_u, out_p, torch.tensor([0.0, 1e9]) if len(cu) == 2 else torch.full((len(cu),), 1e9)
+
+    params = TVL1Params(outer_iterations=2, inner_iterations=3, median_filtering=1)
+    before = u.clone()
+    u2, p2 = _solve_warp(step, u, p, terms, params, scaled_eps=1.0)
+    assert calls == [2, 1, 1, 1, 1, 1]                # pair 0 left the batch after one step
+    one_u, one_p, _ = _inner_step(u[:1], p[:1], *(t[:1] for t in terms), 0.045, 0.3, 0.25 / 0.3)
+    assert torch.equal(u2[:1], one_u) and torch.equal(p2[:1], one_p)   # exactly one update
+    assert not torch.equal(u2[1], u[1])
+    assert torch.equal(u, before)   # the caller's tensors are not written to
 
 
 def test_divergence_is_minus_adjoint_of_forward_gradient():

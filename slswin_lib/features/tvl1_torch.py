@@ -227,12 +227,12 @@ def _warp(stack: torch.Tensor, u: torch.Tensor, base: torch.Tensor) -> torch.Ten
     return out
 
 
-def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, active, lt: float, theta: float, taut: float):
-    """One thresholding / primal / dual iteration for all pairs; frozen where ``~active``.
+def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, lt: float, theta: float, taut: float):
+    """One thresholding / primal / dual iteration of every pair given.
 
     Shapes: u ``(N, 2, H, W)``, p ``(N, 4, H, W)`` (p1x, p1y, p2x, p2y), image terms
-    ``(N, 1, H, W)``, active ``(N, 1, 1, 1)`` bool. Returns ``(u, p, error (N,))`` with error the
-    summed squared update of ``u`` of each pair.
+    ``(N, 1, H, W)``. Returns ``(u, p, error (N,))`` with error the summed squared update of
+    ``u`` of each pair.
     """
     gI = torch.cat([i1wx, i1wy], dim=1)
     rho = rho_c + (gI * u).sum(1, keepdim=True)
@@ -250,7 +250,7 @@ def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, active, lt: float, theta: float,
     norm = 1.0 + taut * torch.sqrt(ux.square() + uy.square())
     p_new = torch.stack([(p[:, 0::2] + taut * ux) / norm, (p[:, 1::2] + taut * uy) / norm],
                         dim=2).flatten(1, 2)                       # (p1x, p1y, p2x, p2y)
-    return torch.where(active, u_new, u), torch.where(active, p_new, p), error
+    return u_new, p_new, error
 
 
 _COMPILED: dict[str, Any] = {}
@@ -260,7 +260,7 @@ def _step_fn(compile: bool):
     if not compile:
         return _inner_step
     if "step" not in _COMPILED:
-        _COMPILED["step"] = torch.compile(_inner_step, dynamic=False)
+        _COMPILED["step"] = torch.compile(_inner_step, dynamic=True)   # the batch shrinks
     return _COMPILED["step"]
 
 
@@ -308,7 +308,6 @@ def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params | Mappin
     check_pairs(prev, nxt)
     step = _step_fn(compile)
     n = prev.shape[0]
-    lt, theta, taut = p.lambda_ * p.theta, p.theta, p.tau / p.theta
     i0s, i1s = _pyramid(prev, p), _pyramid(nxt, p)
     u = None
     for s in range(p.scales - 1, -1, -1):
@@ -329,18 +328,37 @@ def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params | Mappin
             i1w, i1wx, i1wy = _warp(i1stack, u, base).split(1, dim=1)
             grad2 = i1wx.square() + i1wy.square()
             rho_c = i1w - i1wx * u[:, :1] - i1wy * u[:, 1:] - i0
-            active = torch.ones(n, 1, 1, 1, dtype=torch.bool, device=i0.device)
-            for _ in range(p.outer_iterations):
-                if p.median_filtering > 1:
-                    u = torch.where(active, _median(u, p.median_filtering), u)
-                for _ in range(p.inner_iterations):
-                    u, pdual, error = step(u, pdual, i1wx, i1wy, grad2, rho_c, active, lt, theta, taut)
-                    active = active & (error > scaled_eps).view(n, 1, 1, 1)
-                    if not bool(active.any()):
-                        break
-                if not bool(active.any()):
-                    break
+            u, pdual = _solve_warp(step, u, pdual, (i1wx, i1wy, grad2, rho_c), p, scaled_eps)
     return u
+
+
+def _solve_warp(step, u: torch.Tensor, pdual: torch.Tensor, terms: tuple[torch.Tensor, ...],
+                p: TVL1Params, scaled_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outer (median filter) and inner iterations of one warp, with per-pair stopping.
+
+    A pair stops once the summed squared update of its flow is at most ``scaled_eps``; its flow
+    and dual variables are written back then and it leaves the batch, so the pairs still
+    iterating are the only ones computed.
+    """
+    lt, theta, taut = p.lambda_ * p.theta, p.theta, p.tau / p.theta
+    u, pdual = u.clone(), pdual.clone()
+    idx = torch.arange(len(u), device=u.device)        # pairs still iterating
+    cur_u, cur_p, cur_t = u, pdual, terms
+    for _ in range(p.outer_iterations):
+        if p.median_filtering > 1:
+            cur_u = _median(cur_u, p.median_filtering)
+        for _ in range(p.inner_iterations):
+            cur_u, cur_p, error = step(cur_u, cur_p, *cur_t, lt, theta, taut)
+            going = error > scaled_eps
+            if not bool(going.all()):                  # some pairs converged: store and drop them
+                u[idx], pdual[idx] = cur_u, cur_p
+                idx = idx[going]
+                if len(idx) == 0:
+                    return u, pdual
+                cur_u, cur_p = cur_u[going], cur_p[going]
+                cur_t = tuple(t[going] for t in cur_t)
+    u[idx], pdual[idx] = cur_u, cur_p
+    return u, pdual
 
 
 class TorchTVL1:
