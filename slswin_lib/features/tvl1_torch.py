@@ -208,7 +208,9 @@ def _warp(stack: torch.Tensor, u: torch.Tensor, base: torch.Tensor) -> torch.Ten
         ``(N, C, H, W)`` warped images.
     """
     n, c, h, w = stack.shape
-    pos = base + u
+    dtype = stack.dtype
+    stack = stack.float()   # positions and weights in float32: bfloat16 cannot tell 100 from 100.5
+    pos = base.float() + u.float()
     corner = torch.floor(pos)
     wx, wy = (_cubic_weights(t) for t in (pos - corner).unbind(1))
     x0, y0 = corner.to(torch.long).unbind(1)                        # (N, H, W)
@@ -224,7 +226,7 @@ def _warp(stack: torch.Tensor, u: torch.Tensor, base: torch.Tensor) -> torch.Ten
             idx = (row + xi.clamp(0, w - 1)).view(n, 1, h * w).expand(n, c, h * w)
             tap = flat.gather(2, idx).view(n, c, h, w)
             out = out + (wy[j] * wx[i] * inside)[:, None] * tap
-    return out
+    return out.to(dtype)
 
 
 def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, lt: float, theta: float, taut: float):
@@ -245,7 +247,7 @@ def _inner_step(u, p, i1wx, i1wy, grad2, rho_c, lt: float, theta: float, taut: f
     v = u + step
     div = torch.cat([_divergence(p[:, 0:1], p[:, 1:2]), _divergence(p[:, 2:3], p[:, 3:4])], dim=1)
     u_new = v + theta * div
-    error = (u_new - u).square().flatten(1).sum(1)
+    error = (u_new - u).float().square().flatten(1).sum(1)
     ux, uy = _forward_gradient(u_new)                              # (N, 2, H, W) each
     norm = 1.0 + taut * torch.sqrt(ux.square() + uy.square())
     p_new = torch.stack([(p[:, 0::2] + taut * ux) / norm, (p[:, 1::2] + taut * uy) / norm],
@@ -318,8 +320,8 @@ def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params | Mappin
         else:
             u = _resize(u, (h, w)) * (1.0 / p.scale_step)
         pdual = i0.new_zeros((n, 4, h, w))
-        ys, xs = torch.meshgrid(torch.arange(h, device=i0.device, dtype=i0.dtype),
-                                torch.arange(w, device=i0.device, dtype=i0.dtype), indexing="ij")
+        ys, xs = torch.meshgrid(torch.arange(h, device=i0.device, dtype=torch.float32),
+                                torch.arange(w, device=i0.device, dtype=torch.float32), indexing="ij")
         base = torch.stack([xs, ys])[None]
         i1x, i1y = _centred_gradient(i1)
         i1stack = torch.cat([i1, i1x, i1y], dim=1)
