@@ -226,9 +226,16 @@ def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConf
 
     crops: ``(m, S, S)`` uint8; pts68: ``(>= m-k, 68, 2)`` landmarks of the first frames of the
     pairs -> ``(m-k, 2r, 2r, 3)`` float32. ``key``/``first`` name the video and the first frame in
-    errors (:func:`pair_flows`).
+    errors (:func:`pair_flows`). Flows are held for ``cfg.chunk`` pairs at a time.
     """
-    return flow_features(pair_flows(crops, k, cfg, key=key, first=first), pts68, cfg)
+    n_pairs = len(crops) - k
+    step = max(int(cfg.chunk), 1)
+    parts = [flow_features(pair_flows(crops[s:min(s + step, n_pairs) + k], k, cfg, key=key, first=first + s),
+                           pts68[s:], cfg) for s in range(0, n_pairs, step)]
+    if not parts:
+        sizes = scaled_sizes(cfg.face_size, cfg.roi_size, cfg.nose_box, cfg.eye_grow, cfg.roi_margin)
+        return np.empty((0, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
+    return np.concatenate(parts)
 
 
 def _init_worker() -> None:
