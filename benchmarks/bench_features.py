@@ -261,9 +261,15 @@ def pexels_crops(frames, size=128):
 
 def main_torch(args) -> None:
     """The ``--tvl1-torch`` run: agreement, then speed."""
+    import cv2
+    import torch
+
     from slswin_lib.features.tvl1_torch import check_device
 
     check_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     crops = pexels_crops(read_pexels(args.frames))
     dtypes = args.dtypes.split(",")
     keeps = {"float32": True}
@@ -290,6 +296,7 @@ def main(argv=None) -> None:
     p.add_argument("--dtypes", default="float32", help="e.g. float32,bfloat16 (bfloat16: timed only "
                    "when it keeps the EPE bound)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument("--threads", type=int, default=0, help="torch and OpenCV threads (0: their defaults)")
     args = p.parse_args(argv)
     if args.tvl1_torch:
         main_torch(args)
