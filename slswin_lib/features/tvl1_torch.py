@@ -41,7 +41,7 @@ __all__ = ["TVL1Params", "tvl1_flow", "TorchTVL1", "check_pairs", "check_device"
 
 #: ``|grad I1w|^2`` below this counts as no gradient (no data-term step there)
 GRAD_IS_ZERO = 1e-10
-#: median filter taps are the pixels of a ``median_filtering`` square (replicated border)
+#: border of the median filter and of the centred gradient: the edge pixel is repeated
 _BORDER = "replicate"
 #: the cubic convolution kernel's parameter (Keys 1981; -0.75 as in OpenCV's and torch's bicubic)
 CUBIC_A = -0.75
@@ -114,6 +114,7 @@ def check_pairs(prev: torch.Tensor, nxt: torch.Tensor) -> None:
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(N, C, H, W)`` to ``size`` (pixel centres aligned; the flow's up-sampling)."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
