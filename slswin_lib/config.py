@@ -138,6 +138,9 @@ class FeatureConfig:
     flow_device: str = "cpu"
     #: frame pairs per device call of "tvl1_torch"; not part of the cache key
     flow_batch: int = 64
+    #: run "tvl1_torch"'s inner iteration through torch.compile (1.4-1.9x the eager pairs/s on a
+    #: CPU core, benchmarks/bench_features.py --tvl1-torch --compile); not part of the cache key
+    flow_compile: bool = False
     #: [code] variant: abs() of u and v after head-motion removal
     abs_uv: bool = False
     #: "paper": two eye/brow ROIs + mouth; "one_box": [code] one box over both brows/eyes

@@ -160,7 +160,8 @@ def test_device_flow_pool_equals_serial(pexels_frames, tmp_path):
 def test_device_flow_settings_are_not_in_the_cache_key(pexels_frames, tmp_path):
     a = _short(pexels_frames, key="a")
     fa = cache_file(a, 4, FAST, tmp_path)
-    assert cache_file(a, 4, FeatureConfig(flow="dis", flow_device="cuda:3", flow_batch=7), tmp_path) == fa
+    assert cache_file(a, 4, FeatureConfig(flow="dis", flow_device="cuda:3", flow_batch=7, flow_compile=True),
+                      tmp_path) == fa
     assert cache_file(a, 4, FeatureConfig(flow="tvl1_torch"), tmp_path) != cache_file(a, 4, FeatureConfig(), tmp_path)
 
 

@@ -164,11 +164,11 @@ DEVICE_FLOWS = ("tvl1_torch",)
 
 
 def _flow(cfg: FeatureConfig) -> FlowComputer:
-    key = (cfg.flow, tuple(cfg.flow_params), cfg.flow_device, cfg.flow_batch)
+    key = (cfg.flow, tuple(cfg.flow_params), cfg.flow_device, cfg.flow_batch, cfg.flow_compile)
     if key not in _FLOWS:
         try:
             _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params), device=cfg.flow_device,
-                                       batch=cfg.flow_batch)
+                                       batch=cfg.flow_batch, compile=cfg.flow_compile)
         except ValueError as err:
             raise FeatureError(f"FeatureConfig (flow={cfg.flow!r}, flow_device={cfg.flow_device!r}): "
                                f"{err}") from None
@@ -282,7 +282,7 @@ def _video_fingerprint(video) -> str:
 
 
 #: FeatureConfig fields that change how, not what, is computed (left out of the cache key)
-_NOT_IN_KEY = ("workers", "chunk", "flow_device", "flow_batch")
+_NOT_IN_KEY = ("workers", "chunk", "flow_device", "flow_batch", "flow_compile")
 
 
 def cache_params(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None
