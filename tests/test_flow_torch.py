@@ -173,3 +173,15 @@ def test_median_network_equals_sorting(k):
     taps = padded.unfold(2, k, 1).unfold(3, k, 1).reshape(2, 2, 9, 11, k * k)
     assert torch.equal(_median(u, k), taps.median(-1).values)
     assert _median(torch.arange(25.0).view(1, 1, 5, 5), 5)[0, 0, 2, 2] == 12
+
+
+def test_many_equals_one_pair_at_a_time():
+    imgs = np.stack([np.round(_texture(seed=s)).astype(np.uint8) for s in range(3)])
+    for method, params in (("dis", {}), ("tvl1_torch", {"scales": 2, "warps": 1})):
+        fc = FlowComputer(method, params, batch=2)
+        many = fc.many(imgs[:2], imgs[1:])
+        assert many.shape == (2, SIZE, SIZE, 2)
+        for n in range(2):
+            np.testing.assert_allclose(many[n], fc(imgs[n], imgs[n + 1]), atol=1e-5)
+    with pytest.raises(ValueError, match="uint8"):
+        FlowComputer("dis").many(imgs[:2].astype(np.float32), imgs[1:].astype(np.float32))
