@@ -295,8 +295,9 @@ PROFILES: dict[str, Profile] = {
         data=DataConfig(n_subjects=22, videos_per_subject=4, seconds_per_video=90.0),
         # flow: OpenCV's TV-L1 ("tvl1"), the paper's. The batched torch TV-L1 ("tvl1_torch") meets
         # the agreement bound (EPE within 0.01 px of OpenCV's on the synthetic benchmark,
-        # benchmarks/bench_features.py --tvl1-torch) but is slower per CPU core, so it is the
-        # choice only with a GPU: .replace(features={"flow": "tvl1_torch", "flow_device": "cuda"})
+        # benchmarks/bench_features.py --tvl1-torch) but is not OpenCV's flow bit for bit (mean
+        # |difference| 0.007 px), so this profile keeps OpenCV's; for speed (a GPU, or a CPU with
+        # flow_compile) use .replace(features={"flow": "tvl1_torch", "flow_device": "cuda"})
         features=FeatureConfig(),
         train=TrainConfig(epochs=25, batch_size=48, lr=5e-4),
     ),
