@@ -138,8 +138,8 @@ class FeatureConfig:
     flow_device: str = "cpu"
     #: frame pairs per device call of "tvl1_torch"; not part of the cache key
     flow_batch: int = 64
-    #: run "tvl1_torch"'s inner iteration through torch.compile (1.4-1.9x the eager pairs/s on a
-    #: CPU core, benchmarks/bench_features.py --tvl1-torch --compile); not part of the cache key
+    #: run "tvl1_torch"'s inner iteration through torch.compile (1.2-2x the eager pairs/s at batch
+    #: 4-64 on a CPU core, benchmarks/bench_features.py --tvl1-torch --compile); not in the cache key
     flow_compile: bool = False
     #: [code] variant: abs() of u and v after head-motion removal
     abs_uv: bool = False
