@@ -1,4 +1,4 @@
-"""Feature-extraction speed and accuracy: the straightforward path vs ours (issue 4, item 5).
+"""Feature-extraction speed and accuracy: the straightforward path vs ours.
 
 (a) straightforward: for every pair (i, i+k) detect landmarks on frame i and frame i+k, crop
     both, a new OpenCV TV-L1 with default parameters, strain and preprocessing, one process;
@@ -10,6 +10,17 @@ benchmark's true displacements (both frames cropped with frame i's box, truth ma
 crop). Run::
 
     .venv/bin/python benchmarks/bench_features.py --frames 48 --k 6
+
+The batched torch TV-L1 (``flow="tvl1_torch"``) against OpenCV's, side by side::
+
+    .venv/bin/python benchmarks/bench_features.py --tvl1-torch --agreement-pairs 24 \
+        --batches 1,4,16,64,256 [--compile] [--device cuda --dtypes float32,bfloat16]
+
+prints (1) agreement: mean EPE of both against the synthetic benchmark's true displacements
+(mean over pairs; the bound is |difference| <= 0.01 px) and the mean per-pixel |flow difference|
+on those pairs and on Pexels pairs; (2) speed: pairs/s of OpenCV's TV-L1 (one process, OpenCV's
+threads) and of the torch TV-L1 per batch size (eager and ``torch.compile``), with the hours the
+four MEGC 2021 sets would take at each rate.
 """
 from __future__ import annotations
 
@@ -95,24 +106,29 @@ def stage_rates(frames, k, cfg):
 FAST_TVL1 = (("scales", 3), ("warps", 3), ("epsilon", 0.05))
 
 
-def flow_epe(settings, n_pairs=6, k=6):
-    """EPE of each flow setting on synthetic pairs (needs slswin_lib.data.synthetic)."""
+def synthetic_pairs(n_pairs=6, k=6, profile="smoke"):
+    """``[(crop_i, crop_i+k, true flow in crop pixels)]`` from the synthetic benchmark's videos.
+
+    Per video: pairs at the strongest true motion (the expression apexes), then evenly spaced
+    ones; videos in turn until ``n_pairs``.
+    """
     import cv2
 
     from slswin_lib.data import load_dataset
     from slswin_lib.data.synthetic import true_displacement
     from slswin_lib.features.crop import crop_face, crop_transform, face_box
-    from slswin_lib.features.flow import FlowComputer, end_point_error
     from slswin_lib.features.landmarks import FaceLandmarker
 
-    ds = load_dataset("synthetic", profile="smoke")
-    video = ds.videos[0]
-    # pairs at the strongest true motion (the expression apexes), evenly over the video otherwise
-    starts = [max(e.apex - k, 0) for e in video.events][:n_pairs]
-    starts += list(np.linspace(0, video.n_frames - k - 1, n_pairs - len(starts)).astype(int))
+    ds = load_dataset("synthetic", profile=profile)
+    per_video = -(-n_pairs // len(ds.videos))
+    todo = []
+    for video in ds.videos:
+        starts = [max(e.apex - k, 0) for e in video.events][:per_video]
+        starts += list(np.linspace(0, video.n_frames - k - 1, per_video - len(starts)).astype(int))
+        todo += [(video, int(i)) for i in starts]
     pairs = []
     with FaceLandmarker() as lm:
-        for i in starts:
+        for video, i in todo[:n_pairs]:
             fi, fj = video.frame(int(i)), video.frame(int(i) + k)
             box = face_box(lm.detect(fi)[:468])
             a = crop_face(fi, box, 128)
@@ -124,13 +140,144 @@ def flow_epe(settings, n_pairs=6, k=6):
             my = (m[1, 1] * gy + m[1, 2]).astype(np.float32)
             truth = cv2.remap(full, mx, my, cv2.INTER_LINEAR) * (128 / box[2])
             pairs.append((a, b, truth))
-    inner = (slice(8, -8), slice(8, -8))
+    return pairs
+
+
+#: EPE is measured away from the crop border (8 px), where both frames see the face
+INNER = (slice(8, -8), slice(8, -8))
+
+
+def flow_epe(settings, n_pairs=6, k=6):
+    """EPE of each flow setting on synthetic pairs (needs slswin_lib.data.synthetic)."""
+    from slswin_lib.features.flow import FlowComputer, end_point_error
+
+    pairs = synthetic_pairs(n_pairs, k)
+    inner = INNER
     zero = np.mean([end_point_error(np.zeros_like(t), t, inner) for *_, t in pairs])
     out = {"zero flow": zero}
     for name, (method, params) in settings.items():
         fc = FlowComputer(method, params)
         out[name] = float(np.mean([end_point_error(fc(a, b), t, inner) for a, b, t in pairs]))
     return out
+
+
+#: frame pairs of the four MEGC 2021 sets (CAS(ME)^2 ME, MaE; SAMM-LV ME, MaE), for projections
+MEGC2021_PAIRS = {"CAS(ME)^2 ME": 80_463, "CAS(ME)^2 MaE": 231_999, "SAMM-LV ME": 310_682,
+                  "SAMM-LV MaE": 438_311}
+#: the agreement bound: |EPE(tvl1_torch) - EPE(OpenCV)| in pixels, mean over pairs
+EPE_BOUND = 0.01
+
+
+def projected_hours(pairs_per_s: float) -> str:
+    total = sum(MEGC2021_PAIRS.values())
+    return f"{total / pairs_per_s / 3600:8.2f} h for the {total:,} MEGC 2021 pairs"
+
+
+def agreement(syn_pairs, pexels_crops, k, device="cpu", dtypes=("float32",)):
+    """EPE of OpenCV's and the torch TV-L1 on synthetic pairs, and their flow difference.
+
+    Returns ``{dtype: bool}``: whether the dtype keeps :data:`EPE_BOUND`.
+    """
+    import torch
+
+    from slswin_lib.features.flow import FlowComputer, end_point_error
+    from slswin_lib.features.tvl1_torch import TorchTVL1
+
+    cv = FlowComputer("tvl1")
+    a = np.stack([p[0] for p in syn_pairs])
+    b = np.stack([p[1] for p in syn_pairs])
+    ref = np.stack([cv(x, y) for x, y in zip(a, b)])
+    pex_a, pex_b = pexels_crops[:-k], pexels_crops[k:]
+    pex_ref = np.stack([cv(x, y) for x, y in zip(pex_a, pex_b)])
+    epe_cv = np.mean([end_point_error(f, t, INNER) for f, (*_, t) in zip(ref, syn_pairs)])
+    zero = np.mean([end_point_error(np.zeros_like(t), t, INNER) for *_, t in syn_pairs])
+    print(f"\nagreement on {len(syn_pairs)} synthetic pairs (true displacement, 128 px crops, "
+          f"{INNER[0].start} px border left out) and {len(pex_a)} Pexels pairs (k={k})")
+    print(f"  EPE zero flow {zero:.4f} px   EPE OpenCV TV-L1 {epe_cv:.4f} px")
+    keeps = {}
+    for name in dtypes:
+        ours = TorchTVL1(device=device, batch=64, dtype=getattr(torch, name))
+        flow = ours(a, b)
+        epe = np.mean([end_point_error(f, t, INNER) for f, (*_, t) in zip(flow, syn_pairs)])
+        pex = ours(pex_a, pex_b)
+        keeps[name] = abs(epe - epe_cv) <= EPE_BOUND
+        print(f"  tvl1_torch {device} {name:8s}: EPE {epe:.4f} px (vs OpenCV {epe - epe_cv:+.4f}, bound "
+              f"{EPE_BOUND}: {'holds' if keeps[name] else 'FAILS'});  mean |flow - OpenCV| synthetic "
+              f"{np.abs(flow - ref).mean():.4f} px, Pexels {np.abs(pex - pex_ref).mean():.4f} px")
+    return keeps
+
+
+def speed(crops, k, batches, device="cpu", dtypes=("float32",), compile_modes=(False,)):
+    """Pairs/s of OpenCV's TV-L1 and of the torch TV-L1 per batch size, side by side."""
+    import torch
+
+    from slswin_lib.features.flow import FlowComputer
+    from slswin_lib.features.tvl1_torch import TorchTVL1
+
+    prev, nxt = crops[:-k], crops[k:]
+
+    def stack(n):  # n pairs, cycling through the clip's pairs
+        idx = np.arange(n) % len(prev)
+        return prev[idx], nxt[idx]
+
+    cv = FlowComputer("tvl1")
+    n_cv = min(len(prev), 16)
+    start = time.perf_counter()
+    for x, y in zip(*stack(n_cv)):
+        cv(x, y)
+    rate_cv = n_cv / (time.perf_counter() - start)
+    import cv2
+
+    print(f"\nspeed, {crops.shape[1]} x {crops.shape[2]} Pexels crops, {torch.get_num_threads()} torch "
+          f"threads, {cv2.getNumThreads()} OpenCV threads")
+    print(f"  OpenCV TV-L1 (1 process)          {rate_cv:9.2f} pairs/s  x 1.00   {projected_hours(rate_cv)}")
+    for name in dtypes:
+        for comp in compile_modes:
+            ours = TorchTVL1(device=device, batch=max(batches), dtype=getattr(torch, name), compile=comp)
+            if comp:   # compile once outside the timing (one batch of each size)
+                for n in batches:
+                    ours(*stack(n))
+            for n in batches:
+                a, b = stack(n)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                ours(a, b)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                rate = n / (time.perf_counter() - start)
+                label = f"tvl1_torch {device} {name} {'compiled' if comp else 'eager'} b={n}"
+                print(f"  {label:34s}{rate:9.2f} pairs/s  x{rate / rate_cv:5.2f}   {projected_hours(rate)}",
+                      flush=True)
+
+
+def pexels_crops(frames, size=128):
+    """Grayscale face crops ``(n, size, size)`` uint8 of the clip (landmarks on every frame)."""
+    from slswin_lib.config import FeatureConfig
+    from slswin_lib.features.extract import ArrayVideo, track_face
+
+    return track_face(ArrayVideo("bench", frames), FeatureConfig(face_size=size)).crops
+
+
+def main_torch(args) -> None:
+    """The ``--tvl1-torch`` run: agreement, then speed."""
+    import cv2
+    import torch
+
+    from slswin_lib.features.tvl1_torch import check_device
+
+    check_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+    crops = pexels_crops(read_pexels(args.frames))
+    dtypes = args.dtypes.split(",")
+    keeps = {"float32": True}
+    if args.agreement_pairs:
+        keeps = agreement(synthetic_pairs(args.agreement_pairs, args.k), crops, args.k, args.device, dtypes)
+    batches = [int(b) for b in args.batches.split(",")]
+    speed(crops, args.k, batches, args.device, [d for d in dtypes if keeps.get(d, True)],
+          (False, True) if args.compile else (False,))
 
 
 def main(argv=None) -> None:
@@ -141,7 +288,19 @@ def main(argv=None) -> None:
     p.add_argument("--k", type=int, default=6)
     p.add_argument("--workers", type=int, default=0, help="0: all cores")
     p.add_argument("--no-epe", action="store_true")
+    p.add_argument("--tvl1-torch", action="store_true",
+                   help="compare OpenCV's TV-L1 with tvl1_torch (agreement and speed) instead")
+    p.add_argument("--agreement-pairs", type=int, default=24, help="synthetic pairs (0: skip)")
+    p.add_argument("--batches", default="1,4,16,64,256", help="tvl1_torch batch sizes")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtypes", default="float32", help="e.g. float32,bfloat16 (bfloat16: timed only "
+                   "when it keeps the EPE bound)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    p.add_argument("--threads", type=int, default=0, help="torch and OpenCV threads (0: their defaults)")
     args = p.parse_args(argv)
+    if args.tvl1_torch:
+        main_torch(args)
+        return
     workers = args.workers or os.cpu_count()
     frames = read_pexels(args.frames)
     k, n_pairs = args.k, len(frames) - args.k

@@ -1,4 +1,4 @@
-"""Speed and memory of SL-Swin-T against plain Swin-T, side by side (issue 5, item 4).
+"""Speed and memory of SL-Swin-T against plain Swin-T, side by side.
 
 Measures, for each model at the same batch size, training samples/s (forward + MSE + backward +
 SGD step), inference samples/s (no_grad forward) and peak memory of one training step, then prints

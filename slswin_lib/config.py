@@ -4,7 +4,7 @@ Three profiles share one schema:
 
 * ``smoke``: tests and CI; every stage runs in seconds to minutes on a 2-core CPU.
 * ``quick``: the default of ``./run_all.sh`` on a laptop CPU (whole pipeline within ~40 min).
-* ``paper``: the paper's exact settings (He, Chen & Zhong 2023, SPEC.md); a GPU is expected.
+* ``paper``: the paper's exact settings (He, Chen & Zhong 2023, docs/method.md); a GPU is expected.
 
 Each stage owns one frozen dataclass section; a :class:`Profile` bundles them.
 Notebooks take a ``profile`` parameter and call :func:`get_profile`; individual values can be
@@ -53,7 +53,7 @@ __all__ = [
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
-                          "flow_device", "flow_batch"})
+                          "flow_device", "flow_batch", "flow_compile"})
 
 
 def _identity_facts(obj: Any) -> Any:
@@ -140,6 +140,8 @@ def check_threshold_factor(where: str, t: Any) -> float:
 #: valid values of the named settings (each refused otherwise, with this list)
 BOOLS = (False, True)
 SPOT_MODES = ("authors", "megc")
+#: optical-flow methods (slswin_lib.features.flow.FLOW_METHODS)
+FLOWS = ("tvl1", "tvl1_torch", "dis", "farneback")
 K_FROM = ("all_subjects", "training_subjects")
 ROI_LAYOUTS = ("paper", "one_box")
 PX_SCALING = ("with_crop", "fixed")
@@ -154,7 +156,7 @@ LR_DECAYS = ("cosine", "one_cycle")
 
 @dataclass(frozen=True)
 class SpotConfig:
-    """Spotting (SPEC 2.5) and evaluation (SPEC 5)."""
+    """Spotting (paper Section 2.5) and evaluation (paper Section 3.2)."""
 
     #: threshold factor t in T = mean + t (max - mean); the paper's value.
     t: float = 0.60
@@ -178,7 +180,7 @@ class SpotConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Synthetic benchmark (issue 3): sizes per profile, and the generator's event/distractor ranges.
+    """Synthetic benchmark: sizes per profile, and the generator's event/distractor ranges.
 
     Pixel sizes ``*_px`` are at the 128 px face crop (scaled to the face size in the frame);
     ranges are ``(low, high)`` drawn uniformly (MaE durations log-uniformly).
@@ -217,7 +219,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature extraction and preprocessing (SPEC 2.1-2.2, issue 4).
+    """Feature extraction and preprocessing (paper Sections 2.1-2.2).
 
     Defaults are the paper's text; ``abs_uv=True``, ``roi_layout="one_box"`` and
     ``px_scaling="fixed"`` are the authors' code (:data:`FIDELITY`). Pixel sizes (``nose_box``,
@@ -228,10 +230,18 @@ class FeatureConfig:
     face_size: int = 128
     #: ROI side in the mosaic (21 -> 42 x 42 input; 42 -> 84 x 84)
     roi_size: int = 21
-    #: flow method: "tvl1" | "dis" | "farneback" (slswin_lib.features.flow)
+    #: flow method: "tvl1" (OpenCV) | "tvl1_torch" (the same, batched torch) | "dis" | "farneback"
+    #: (slswin_lib.features.flow)
     flow: str = "tvl1"
     #: overrides of the flow method's OpenCV parameters as (name, value) pairs; () = defaults
     flow_params: tuple[tuple[str, Any], ...] = ()
+    #: torch device of "tvl1_torch" ("cpu", "cuda", "cuda:1", ...); not part of the cache key
+    flow_device: str = "cpu"
+    #: frame pairs per device call of "tvl1_torch"; not part of the cache key
+    flow_batch: int = 64
+    #: run "tvl1_torch"'s inner iteration through torch.compile (1.2-2x the eager pairs/s at batch
+    #: 4-64 on a CPU core, benchmarks/bench_features.py --tvl1-torch --compile); not in the cache key
+    flow_compile: bool = False
     #: [code] variant: abs() of u and v after head-motion removal
     abs_uv: bool = False
     #: "paper": two eye/brow ROIs + mouth; "one_box": [code] one box over both brows/eyes
@@ -253,13 +263,16 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         check_choice("FeatureConfig.abs_uv", self.abs_uv, BOOLS)
+        check_choice("FeatureConfig.flow", self.flow, FLOWS)
         check_choice("FeatureConfig.roi_layout", self.roi_layout, ROI_LAYOUTS)
+        if int(self.flow_batch) < 1:
+            raise ValueError(f"FeatureConfig.flow_batch = {self.flow_batch} must be >= 1")
         check_choice("FeatureConfig.px_scaling", self.px_scaling, PX_SCALING)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model choice (SPEC 2.3, issue 5)."""
+    """Model choice (paper Section 2.3)."""
 
     name: str = "sl_swin_tiny_patch6_window7_42"
     input_size: int = 42
@@ -279,7 +292,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training (SPEC 3, issue 6)."""
+    """Training (paper Section 3.3)."""
 
     epochs: int = 25
     batch_size: int = 48
@@ -347,7 +360,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class AblationConfig:
-    """Budget of the ablation runs (Tables 4-6, issue 7); the paper profile runs the full LOSO."""
+    """Budget of the ablation runs (Tables 4-6); the paper profile runs the full LOSO."""
 
     #: held-out subjects per ablation run: None = every subject (the full LOSO), n = the first n
     folds: int | None = None
@@ -493,6 +506,11 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile(
         name="paper",
         data=DataConfig(n_subjects=22, videos_per_subject=4, seconds_per_video=90.0),
+        # flow: OpenCV's TV-L1 ("tvl1"), the paper's. The batched torch TV-L1 ("tvl1_torch") meets
+        # the agreement bound (EPE within 0.01 px of OpenCV's on the synthetic benchmark,
+        # benchmarks/bench_features.py --tvl1-torch) but is not OpenCV's flow bit for bit (mean
+        # |difference| 0.007 px), so this profile keeps OpenCV's; for speed (a GPU, or a CPU with
+        # flow_compile) use .replace(features={"flow": "tvl1_torch", "flow_device": "cuda"})
         features=FeatureConfig(),
         train=TrainConfig(epochs=25, batch_size=48, lr=5e-4),
     ).replace(**AUTHORS_CODE),

@@ -1,6 +1,7 @@
 """Extraction: real Pexels clip end to end, cache keys and resume, bad input, parallel paths."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import cv2
@@ -143,3 +144,34 @@ def test_face_track_is_computed_once_for_every_k(pexels_frames, tmp_path, monkey
     fresh, _ = extract_video(video, 5, FAST)
     np.testing.assert_allclose(second["once"], fresh, atol=1e-5)
     assert first["once"].shape == (13, 42, 42, 3)
+
+
+#: the torch TV-L1 with a cheap schedule (2 scales, 1 warp) keeps these tests quick on a CPU
+TORCH_FLOW = FeatureConfig(flow="tvl1_torch", flow_params=(("scales", 2), ("warps", 1)), flow_batch=4)
+
+
+def test_device_flow_pool_equals_serial(pexels_frames, tmp_path):
+    """The pool's main process computes the torch flow chunk by chunk; workers preprocess."""
+    v = _short(pexels_frames, n=14, key="t")
+    serial, _ = extract_video(v, 3, TORCH_FLOW)
+    cfg = dataclasses.replace(TORCH_FLOW, chunk=4)
+    out = extract_features([v], 3, cfg, cache_root=tmp_path, workers=2, progress=False)
+    assert out["t"].shape == (11, 42, 42, 3)
+    np.testing.assert_allclose(out["t"], serial, atol=1e-5)
+    assert cache_file(v, 3, cfg, tmp_path) == cache_file(v, 3, TORCH_FLOW, tmp_path)
+
+
+def test_device_flow_settings_are_not_in_the_cache_key(pexels_frames, tmp_path):
+    a = _short(pexels_frames, key="a")
+    fa = cache_file(a, 4, FAST, tmp_path)
+    assert cache_file(a, 4, FeatureConfig(flow="dis", flow_device="cuda:3", flow_batch=7, flow_compile=True),
+                      tmp_path) == fa
+    assert cache_file(a, 4, FeatureConfig(flow="tvl1_torch"), tmp_path) != cache_file(a, 4, FeatureConfig(), tmp_path)
+
+
+def test_unavailable_flow_device_caches_nothing(pexels_frames, tmp_path):
+    cfg = FeatureConfig(flow="tvl1_torch", flow_device="cuda:99")
+    with pytest.raises(FeatureError, match="flow_device='cuda:99'.*not available"):
+        extract_features([_short(pexels_frames, key="gpu")], 2, cfg, cache_root=tmp_path, workers=1,
+                         progress=False)
+    assert not list(tmp_path.rglob("*"))

@@ -1,10 +1,12 @@
-"""Cached, resumable, parallel feature extraction (SPEC 2.1-2.2).
+"""Cached, resumable, parallel feature extraction (paper Sections 2.1-2.2).
 
 Per video: (A) landmarks on every frame once (MediaPipe), face box, grayscale crop, landmarks in
 crop pixels; (B) for every pair (i, i+k): flow, strain, head-motion removal, eye masks, ROI
 mosaic. Stage A runs per video, stage B in chunks of ``cfg.chunk`` pairs, both over a process
 pool (``cv2.setNumThreads(1)`` in each worker), or per video on a Dask cluster when a
-scheduler address is given.
+scheduler address is given. With a batched device flow (``flow="tvl1_torch"``) the pool's main
+process computes each chunk's flow on ``cfg.flow_device`` (``cfg.flow_batch`` pairs per call)
+and the workers do landmarks, crops and preprocessing.
 
 Per video two files are written atomically under ``<cache_root>/<video key>/``:
 ``k<k>_<digest>.npy``, the features (uncompressed, so that training folds memory-map them), then
@@ -35,8 +37,8 @@ from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256
 from .preprocess import config_sizes, minmax_normalise, preprocess_sample, roi_flow_magnitude
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
-           "pair_features", "cache_params", "cache_file", "feature_file", "load_cached", "landmarker",
-           "landmark_model_path", "minmax_normalise",
+           "pair_features", "pair_flows", "flow_features", "DEVICE_FLOWS", "cache_params", "cache_file",
+           "feature_file", "load_cached", "landmarker", "landmark_model_path", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
 #: bump when a code change alters the features (part of the cache key)
@@ -160,11 +162,20 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
 # -- stage B ------------------------------------------------------------------------------------
 _FLOWS: dict[tuple, FlowComputer] = {}
 
+#: flow methods that run batched on a torch device: the pool's main process computes their flow
+#: chunk by chunk on ``cfg.flow_device``; the workers do landmarks, crops and preprocessing
+DEVICE_FLOWS = ("tvl1_torch",)
+
 
 def _flow(cfg: FeatureConfig) -> FlowComputer:
-    key = (cfg.flow, tuple(cfg.flow_params))
+    key = (cfg.flow, tuple(cfg.flow_params), cfg.flow_device, cfg.flow_batch, cfg.flow_compile)
     if key not in _FLOWS:
-        _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params))
+        try:
+            _FLOWS[key] = FlowComputer(cfg.flow, dict(cfg.flow_params), device=cfg.flow_device,
+                                       batch=cfg.flow_batch, compile=cfg.flow_compile)
+        except ValueError as err:
+            raise FeatureError(f"FeatureConfig (flow={cfg.flow!r}, flow_device={cfg.flow_device!r}): "
+                               f"{err}") from None
     return _FLOWS[key]
 
 
@@ -174,18 +185,61 @@ def raw_features(prev: np.ndarray, nxt: np.ndarray, cfg: FeatureConfig) -> np.nd
     return np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
 
 
-def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
+def pair_flows(crops: np.ndarray, k: int, cfg: FeatureConfig, *, key: str = "video",
+               first: int = 0) -> np.ndarray:
+    """Flow of pairs (j, j+k), j = 0 .. len(crops)-k-1, in one batched call.
+
+    Args:
+        crops: ``(m, S, S)`` uint8 grayscale crops (``"tvl1_torch"``: also float, 0..255).
+        k: frame distance of the pairs.
+        cfg: the flow settings (``flow``, ``flow_params``, ``flow_device``, ``flow_batch``).
+        key: the video's key, named in errors.
+        first: frame number of ``crops[0]`` in the video, for errors.
+
+    Returns:
+        ``(m-k, S, S, 2)`` float32 flow (u, v).
+
+    Raises:
+        FeatureError: naming the video and frame pair when the flow refuses a pair (frames of
+            different sizes, NaN pixels) or the flow device is unavailable.
+    """
+    prev, nxt = crops[:len(crops) - k], crops[k:]
+    try:
+        return _flow(cfg).many(prev, nxt)
+    except ValueError as err:
+        j = getattr(err, "pair", None)
+        if j is not None:
+            raise FeatureError(f"{key}: frame pair ({first + j}, {first + j + k}): {err}") from None
+        raise FeatureError(f"{key}: frame pairs ({first}, {first + k}) .. "
+                           f"({first + len(prev) - 1}, {first + len(prev) - 1 + k}): {err}") from None
+
+
+def flow_features(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """ROI mosaics of pairs from their flow: ``(P, S, S, 2)`` and ``(>= P, 68, 2)`` -> ``(P, 2r, 2r, 3)``."""
+    sizes = config_sizes(cfg)
+    out = np.empty((len(flows), 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
+    for j, flow in enumerate(flows):
+        raw = np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
+        out[j] = preprocess_sample(raw, pts68[j], sizes, abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
+    return out
+
+
+def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig, *,
+                  key: str = "video", first: int = 0) -> np.ndarray:
     """ROI mosaics of pairs (j, j+k) for j = 0 .. len(crops)-k-1.
 
     crops: ``(m, S, S)`` uint8; pts68: ``(>= m-k, 68, 2)`` landmarks of the first frames of the
-    pairs -> ``(m-k, 2r, 2r, 3)`` float32.
+    pairs -> ``(m-k, 2r, 2r, 3)`` float32. ``key``/``first`` name the video and the first frame in
+    errors (:func:`pair_flows`). Flows are held for ``cfg.chunk`` pairs at a time.
     """
-    sizes = config_sizes(cfg)
-    out = np.empty((len(crops) - k, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
-    for j in range(len(crops) - k):
-        out[j] = preprocess_sample(raw_features(crops[j], crops[j + k], cfg), pts68[j], sizes,
-                                   abs_uv=cfg.abs_uv, layout=cfg.roi_layout)
-    return out
+    n_pairs = len(crops) - k
+    step = max(int(cfg.chunk), 1)
+    parts = [flow_features(pair_flows(crops[s:min(s + step, n_pairs) + k], k, cfg, key=key, first=first + s),
+                           pts68[s:], cfg) for s in range(0, n_pairs, step)]
+    if not parts:
+        sizes = config_sizes(cfg)
+        return np.empty((0, 2 * sizes.roi, 2 * sizes.roi, 3), np.float32)
+    return np.concatenate(parts)
 
 
 def _init_worker() -> None:
@@ -194,8 +248,13 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig) -> np.ndarray:
-    return pair_features(crops, pts68, k, cfg)
+def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig, key: str,
+                first: int) -> np.ndarray:
+    return pair_features(crops, pts68, k, cfg, key=key, first=first)
+
+
+def _preprocess_task(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    return flow_features(flows, pts68, cfg)
 
 
 def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
@@ -207,7 +266,7 @@ def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike
     _check_length(video, k)
     if track is None:
         track = track_face(video, cfg, model=model, progress=progress)
-    return pair_features(track.crops, track.pts68, k, cfg), track
+    return pair_features(track.crops, track.pts68, k, cfg, key=video.key), track
 
 
 # -- cache ---------------------------------------------------------------------------------------
@@ -224,6 +283,7 @@ def _video_fingerprint(video) -> str:
     h = hashlib.sha1(first.tobytes())
     h.update(repr((first.shape, int(video.n_frames), float(getattr(video, "fps", 0)))).encode())
     return h.hexdigest()[:16]
+
 
 
 def cache_params(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None
@@ -328,7 +388,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     Parameters
     ----------
     videos: objects with ``key``, ``fps``, ``n_frames``, ``frame(i)``, ``frames()`` (RGB uint8).
-    k: frame distance of the flow pairs (SPEC 2.1).
+    k: frame distance of the flow pairs (paper Section 2.1).
     cfg: the profile's :class:`~slswin_lib.config.FeatureConfig`.
     cache_root: folder of the per-video ``.npz`` files (default ``cache_dir("features")``;
         notebooks pass ``work_dir(profile, "features")``).
@@ -350,6 +410,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     for v in videos:
         _check_length(v, k)
     model = str(landmark_model_path(model))
+    _flow(cfg)   # an unknown flow parameter or an unavailable device fails here, before any work
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
     todo = [v for v in videos if not (paths[v.key].exists() and paths[v.key].with_suffix(".npy").exists())]
     n_workers = workers if workers is not None else cfg.workers
@@ -411,7 +472,12 @@ def _run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers:
                 state[video.key] = dict(track=result, parts={}, n_chunks=0)
                 for s in range(0, n_pairs, chunk):
                     e = min(s + chunk, n_pairs)
-                    f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg)
+                    if cfg.flow in DEVICE_FLOWS:   # flow here on the device, the rest in a worker
+                        flows = pair_flows(result.crops[s:e + k], k, cfg, key=video.key, first=s)
+                        f = pool.submit(_preprocess_task, flows, result.pts68[s:e], cfg)
+                    else:
+                        f = pool.submit(_pairs_task, result.crops[s:e + k], result.pts68[s:e], k, cfg,
+                                        video.key, s)
                     pending[f] = ("pairs", video, s)
                     state[video.key]["n_chunks"] += 1
                 return
