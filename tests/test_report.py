@@ -1,0 +1,48 @@
+"""Comparison tables: counts, 95% intervals over videos, AUC, captions, on the authors' released scores."""
+import pandas as pd
+import pytest
+
+from slswin_lib.config import get_profile
+from slswin_lib.report import ablation_row, auc_table, budget_caption, interval_note, megc2021_table
+from slswin_lib.scores import released_score_set
+
+
+@pytest.fixture(scope="module")
+def released():
+    return {e: released_score_set(e) for e in ("me", "mae")}
+
+
+def test_ablation_row_gives_the_published_counts_with_an_interval(released):
+    row = ablation_row(released["me"], get_profile("quick").spot)
+    assert (row["TP"], row["FP"], row["FN"]) == (12, 204, 45)           # the published ME counts
+    assert row["F1 low"] <= row["F1 (t = 0.6)"] <= row["F1 high"]
+    assert 0 < row["F1 low"] < row["F1 high"] < 0.3
+    assert row["nested low"] <= row["F1 (nested t)"] <= row["nested high"]
+
+
+def test_megc2021_table_pools_videos_of_both_types_for_overall(released):
+    table = megc2021_table({"released": released}, get_profile("quick").spot, modes=("authors",))
+    fixed = table.xs(("released", "t = 0.6", "authors"))
+    assert fixed.loc["overall", ["TP", "FP", "FN"]].tolist() == [82, 462, 273]
+    for row in ("me", "mae", "overall"):
+        assert fixed.loc[row, "F1 low"] <= fixed.loc[row, "F1"] <= fixed.loc[row, "F1 high"]
+    # more videos, narrower interval: the pooled one is narrower than the ME one
+    width = fixed["F1 high"] - fixed["F1 low"]
+    assert width["overall"] < width["me"]
+
+
+def test_auc_of_the_released_scores_is_above_chance(released):
+    auc = auc_table({"released": released})
+    assert list(auc.columns) == ["me", "mae"] and ((auc > 0.5) & (auc < 1)).all(axis=None)
+
+
+def test_interval_note_names_resolved_and_overlapping_pairs():
+    t = pd.DataFrame({"lo": [0.1, 0.5], "hi": [0.3, 0.7]}, index=["a", "b"])
+    assert interval_note(t, "lo", "hi") == "95% intervals resolve: b above a."
+    t.loc["b", "lo"] = 0.2
+    assert interval_note(t, "lo", "hi") == "not resolved (intervals overlap): a vs b."
+
+
+def test_budget_caption_names_the_recipe():
+    assert "recipe adamw" in budget_caption(get_profile("quick"), 6)
+    assert budget_caption(get_profile("paper"), 22).startswith("full LOSO; recipe paper (SGD lr 0.0005, 25 epochs")
