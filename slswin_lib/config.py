@@ -330,7 +330,7 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     #: "adamw" recipe: decay after the warm-up, "cosine" (to zero) or "one_cycle" (torch's OneCycleLR)
     lr_decay: str = "cosine"
-    #: held-out loss every this many optimiser steps when validation data are given (None: 20
+    #: held-out loss every this many optimiser steps when validation data are given (None: 10
     #: points over the budget)
     val_every: int | None = None
     #: "pooled": all training subjects shuffled together; "per_subject" ([code]): the training subjects

@@ -25,7 +25,7 @@ __all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", 
 
 #: held-out samples (a fixed, stratified draw) whose loss is tracked during training: enough for a
 #: learning curve, few enough that measuring it costs a small share of the fold's time
-VAL_SAMPLES = 256
+VAL_SAMPLES = 128
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ __all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "sel
            "plan_stages"]
 
 #: validation points over the budget when ``TrainConfig.val_every`` is None
-VAL_POINTS = 20
+VAL_POINTS = 10
 
 
 class TrainingError(RuntimeError):
