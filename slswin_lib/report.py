@@ -247,6 +247,8 @@ def fidelity_ablation(ds, profile, *, expression: str = "me", model_name: str | 
         value = "" if row is None else f"{row.paper_value} (paper text)"
         rows[label] = {"value": value, "run": "trained", "k": es.k, **ablation_row(scores, variant.spot)}
     table = pd.DataFrame.from_dict(rows, orient="index")
+    counts = [c for c in ("k", "TP", "FP", "FN") if c in table]
+    table[counts] = table[counts].astype("Int64")  # rows without a run have none
     table.index.name = "switched to the paper's text"
     return table
 
