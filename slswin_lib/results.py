@@ -86,8 +86,11 @@ def update_readme(readme: str | os.PathLike, text: str, block: str = "results") 
     return True
 
 
-def headline_f1(folder: str | os.PathLike | None = None):
+def headline_f1(folder: str | os.PathLike | None = None, *, intervals: bool = False):
     """F1 per method and threshold (rows) and type (columns) from notebook 05's table, authors' matching.
+
+    Args:
+        intervals: give each cell as text ``"F1 [low, high]"`` with its 95% bootstrap interval.
 
     Returns None when ``05_megc2021.csv`` has not been written.
     """
@@ -98,7 +101,12 @@ def headline_f1(folder: str | os.PathLike | None = None):
         return None
     df = pd.read_csv(path)
     df = df[df["matching"] == "authors"]
-    table = df.pivot_table(index=["method", "threshold"], columns="type", values="F1", sort=False)
+    if intervals and {"F1 low", "F1 high"} <= set(df.columns):
+        df = df.assign(F1=[f"{f:.4f} [{lo:.3f}, {hi:.3f}]" for f, lo, hi in zip(df["F1"], df["F1 low"], df["F1 high"])])
+        table = df.pivot(index=["method", "threshold"], columns="type", values="F1")
+        table = table.loc[list(dict.fromkeys(zip(df["method"], df["threshold"])))]
+    else:
+        table = df.pivot_table(index=["method", "threshold"], columns="type", values="F1", sort=False)
     return table[[c for c in ("mae", "me", "overall") if c in table.columns]]
 
 
@@ -116,9 +124,11 @@ def results_block(folder: str | os.PathLike | None = None, *, profile: str = "qu
     block = [f"Profile `{profile}`, synthetic benchmark (from `figures/results.md`). MEGC 2021 LOSO F1, authors' "
              f"matching (paper on CAS(ME)^2: MaE {paper['mae']:.4f}, ME {paper['me']:.4f}, overall "
              f"{paper['overall']:.4f}):", ""]
-    f1 = headline_f1(folder)
+    f1 = headline_f1(folder, intervals=True)
     if f1 is not None:
-        block += [markdown_table(f1.reset_index(), False, ".4f"), ""]
+        block += [markdown_table(f1.reset_index(), False, ".4f"),
+                  "", "F1 [low, high]: 95% bootstrap interval over videos (notebook 05 says which differences it "
+                  "resolves).", ""]
     for stem in README_TABLES:
         text = table_markdown(folder, stem)
         if text:
