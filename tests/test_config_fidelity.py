@@ -45,7 +45,7 @@ def test_profiles_take_the_authors_code():
             assert row.value(profile) == expected, (name, row.setting)
     # only the fidelity rows differ from the section defaults' paper-text values where set
     quick = get_profile("quick")
-    assert quick.features.flow == "dis" and quick.train.epochs == 3 and quick.train.fold_workers == 2
+    assert quick.features.flow == "dis" and quick.train.recipe == "adamw" and quick.train.fold_workers == 2
     assert get_profile("paper").features.flow == "tvl1" and get_profile("smoke").data.frame_size == 192
 
 

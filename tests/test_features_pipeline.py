@@ -162,7 +162,9 @@ def test_px_scaling_at_the_256_crop(monkeypatch):
     assert left[0].tolist() == [68 - 15, 100] and left[1].tolist() == [78, 94 - 15]
     raw = np.ones((256, 256, 3), np.float32)
     raw[115:126, 123:134] += 1.0  # the 11 x 11 box around the nose point
-    monkeypatch.setattr(extract, "raw_features", lambda prev, nxt, cfg: raw.copy())
+    # the flow (u, v) and the strain of every pair are the raw map's channels
+    monkeypatch.setattr(extract, "pair_flows", lambda crops, k, cfg, **_: np.repeat(raw[None, ..., :2], len(crops) - k, 0))
+    monkeypatch.setattr(extract, "optical_strain", lambda u, v: raw[..., 2].copy())
     crops, pts1 = np.zeros((2, 256, 256), np.uint8), pts[None]
     out_fixed = extract.pair_features(crops, pts1, 1, fixed)
     out_scaled = extract.pair_features(crops, pts1, 1, scaled)

@@ -11,7 +11,6 @@ A narrow SL-Swin (same code, fewer and narrower blocks) keeps the three runs wit
 """
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 from slswin_lib.config import TrainConfig
@@ -44,7 +43,6 @@ def _video(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _held_out_auc(corrupt) -> float:
     """Train on two videos (labels passed through ``corrupt``), return the third's ROC-AUC."""
-    torch.set_num_threads(1)
     videos = [_video(s) for s in range(3)]
     train_labels = [corrupt(lab) for _, lab in videos[:2]]
     x, y, _ = training_arrays([f for f, _ in videos[:2]], train_labels, CFG, augment=False, signed_u=True,
@@ -59,7 +57,7 @@ def _held_out_auc(corrupt) -> float:
     return roc_auc_score(labels, predict(model, to_model_input(feats)))
 
 
-def test_practical_recipe_learns_the_toy_task():
+def test_practical_recipe_learns_the_toy_task(one_torch_thread):
     assert _held_out_auc(lambda lab: lab) > AUC_BOUND
 
 
@@ -67,5 +65,5 @@ def test_practical_recipe_learns_the_toy_task():
     lambda lab: np.random.default_rng(1).permutation(lab),
     lambda lab: np.roll(lab, K),
 ], ids=["permuted", "shifted_by_k"])
-def test_corrupted_labels_fall_below_the_bound(corrupt):
+def test_corrupted_labels_fall_below_the_bound(corrupt, one_torch_thread):
     assert _held_out_auc(corrupt) < AUC_BOUND

@@ -209,10 +209,11 @@ def test_per_subject_schedule_restarts_the_optimiser_for_each_subject(tmp_path):
     TrainConfig(recipe="adamw", steps=8, batch_size=12, seed=3, device="cpu", schedule="per_subject",
                 warmup_fraction=0.25),
 ], ids=["paper", "adamw_per_subject"])
-def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg):
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg, one_torch_thread):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(f"""
-        import sys, numpy as np
+        import sys, numpy as np, torch
+        torch.set_num_threads(1)  # as in this process: the same float reductions
         from slswin_lib.config import TrainConfig
         from slswin_lib.training.trainer import fit
         g = np.random.default_rng(0)
