@@ -186,13 +186,12 @@ def baseline(es: ExpressionSet, profile: str | Profile | None = None, *,
     """
     from ..features.preprocess import roi_flow_magnitude
 
+    k_from = "all_subjects" if profile is None else resolve_profile(profile).spot.k_from
     if out_dir is None:
         if profile is None:
             raise ValueError("give the profile (for the run folder) or out_dir")
-        tag = "baseline-flow-magnitude" + ("" if resolve_profile(profile).spot.k_from == "all_subjects"
-                                           else "-k_training_subjects")
+        tag = "baseline-flow-magnitude" + ("" if k_from == "all_subjects" else "-k_training_subjects")
         out_dir = run_folder(profile, es.dataset, tag, es.expression)
-    k_from = "all_subjects" if profile is None else resolve_profile(profile).spot.k_from
     scores, k_of = {}, {}
     for subject in es.subjects:
         fold_set = es if k_from == "all_subjects" else es.with_k(es.fold_k(subject, k_from), profile)

@@ -143,7 +143,6 @@ def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None
         all_videos: keep every video, not only those with an event of the type (test sets).
     """
     from ..features import extract_features
-    from ..features.extract import feature_file
 
     p = resolve_profile(profile)
     sub = ds if all_videos else ds.select(expression)
@@ -153,7 +152,8 @@ def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None
     root = work_dir(p.name, "features")
     feats = extract_features(sub.videos, k, p.features, cache_root=root, scheduler_address=scheduler_address,
                              progress=progress)
-    files = {v.key: str(feature_file(v, k, p.features, root)) for v in sub.videos}
+    # the features are memory-mapped from their cache files: the fold workers map the same files
+    files = {key: str(f.filename) for key, f in feats.items() if isinstance(f, np.memmap)}
     return ExpressionSet(expression, k, video_infos(sub.videos, expression), feats, ds.name, files, sub)
 
 

@@ -38,7 +38,7 @@ from .preprocess import config_sizes, minmax_normalise, preprocess_sample, roi_f
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
            "pair_features", "pair_flows", "flow_features", "DEVICE_FLOWS", "cache_params", "cache_file",
-           "feature_file", "load_cached", "landmarker", "landmark_model_path", "minmax_normalise",
+           "load_cached", "landmarker", "landmark_model_path", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
 #: bump when a code change alters the features (part of the cache key)
@@ -308,12 +308,6 @@ def cache_file(video, k: int, cfg: FeatureConfig, cache_root: str | os.PathLike 
     digest = run_digest(cache_params(video, k, cfg, model=model))
     root = Path(cache_root) if cache_root is not None else cache_dir("features")
     return root / _safe(video.key) / f"k{int(k)}_{digest}.npz"
-
-
-def feature_file(video, k: int, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
-                 model: str | os.PathLike | None = None) -> Path:
-    """Where ``video``'s features for ``(k, cfg)`` are cached: ``(n_frames - k, 2r, 2r, 3)`` float32 ``.npy``."""
-    return cache_file(video, k, cfg, cache_root, model=model).with_suffix(".npy")
 
 
 def load_cached(path: str | os.PathLike) -> dict[str, Any]:
