@@ -185,14 +185,14 @@ run_notebooks() {
         status=0
         "$VENV/bin/python" -m papermill "$nb" "$out/$name.ipynb" --cwd notebooks \
             --progress-bar "${params[@]}" || status=$?
-        printf '%s\t%s\n' "$name" "$(( $(date +%s) - start ))" >> "$times"
+        printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - start ))" "$start" >> "$times"
         if [ $status -ne 0 ]; then
             echo "[run_all] FAILED: $name (executed copy with the error: $out/$name.ipynb)" >&2
             exit $status
         fi
     done
-    echo "[run_all] done; figures and tables in $ROOT/figures; seconds per notebook:"
-    column -t "$times" 2>/dev/null || cat "$times"
+    echo "[run_all] done; figures and tables in $ROOT/figures; where each notebook's time went:"
+    "$VENV/bin/python" -m slswin_lib time-split "$run_dir" --profile "$profile"
 }
 
 case "${1:-}" in

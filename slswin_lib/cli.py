@@ -199,6 +199,30 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time_split_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("work", help="the work folder of a ./run_all.sh run (runs/<profile>, or $SLSWIN_WORK)")
+    p.add_argument("--profile", default="quick", help="the run's profile (its train.fold_workers: folds at once)")
+
+
+@command("time-split", "where each notebook's time went in a ./run_all.sh run (optimiser steps, held-out loss, "
+         "prediction, preparation)", _time_split_args)
+def _cmd_time_split(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .config import resolve_profile
+    from .experiment import notebook_time_split
+    from .io import atomic_path
+
+    split = notebook_time_split(args.work, resolve_profile(args.profile).train.fold_workers)
+    target = Path(args.work) / "time_split.csv"
+    with atomic_path(target) as tmp:
+        split.to_csv(tmp)
+    print(split.round(3).to_string())
+    print(f"step_share: optimiser steps / the notebook's fold time; wall_share: optimiser steps / (seconds x "
+          f"folds at once); written to {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m slswin_lib",

@@ -143,8 +143,11 @@ def test_second_run_on_the_same_folder_is_refused_at_once(standin_venv, tmp_path
     papermill = calls.read_text().splitlines()[1].split()
     assert papermill[:5] == ["-m", "papermill", "notebooks/09_released_predictions.ipynb",
                              str(work / "notebooks" / "09_released_predictions.ipynb"), "--cwd"]
-    assert [line.split("\t")[0] for line in (work / "notebook_times.tsv").read_text().splitlines()] == \
-        ["09_released_predictions"]
+    times = [line.split("\t") for line in (work / "notebook_times.tsv").read_text().splitlines()]
+    assert [t[0] for t in times] == ["09_released_predictions"] and len(times[0]) == 3   # name, seconds, start
+    assert abs(int(times[0][2]) - time.time()) < WAIT_S
+    # the run ends with where each notebook's time went
+    assert calls.read_text().splitlines()[2:] == [f"-m slswin_lib time-split {work} --profile smoke"]
     assert lock.read_text() == ""            # released: the next run starts without a stale-lock note
     after = _run("--profile", "smoke", "--only", "99", env=env)
     assert after.returncode == 2 and "stale" not in after.stderr

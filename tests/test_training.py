@@ -13,7 +13,7 @@ import torch
 
 from slswin_lib.config import TrainConfig, get_profile
 from slswin_lib.training.labels import make_labels, original_labels, pseudo_labels
-from slswin_lib.experiment import ExpressionSet, VideoInfo, baseline, loso, megc2022
+from slswin_lib.experiment import ExpressionSet, VideoInfo, baseline, local_cluster, loso, megc2022
 from slswin_lib.training.samples import augment_positives, downsample_negatives, training_arrays
 from slswin_lib.training.trainer import TrainingError, fit, load_checkpoint, plan_stages
 
@@ -270,6 +270,14 @@ def test_loso_on_a_two_worker_dask_cluster_resumes_finished_folds(tmp_path):
     assert len(scores.gt) == 3
     manifest = (tmp_path / "run" / "manifest.json").read_text()
     assert '"protocol": "MEGC 2021 LOSO"' in manifest and '"git_commit"' in manifest
+    # the cluster outlives the call (its workers keep torch imported for the next run) ...
+    cluster = local_cluster(2)
+    assert cluster is local_cluster(2) and len(cluster.workers) == 2
+    # ... and one that was closed is replaced
+    cluster.close()
+    replacement = local_cluster(2)
+    assert replacement is not cluster and len(replacement.workers) == 2
+    replacement.close()
     # a second call finds every fold done and returns the same scores without training
     before = {p: os.path.getmtime(p) for p in (tmp_path / "run").glob("fold_*/checkpoint.pt")}
     again = loso(_toy_set(infos, feats), profile, out_dir=tmp_path / "run", workers=1, progress=False)

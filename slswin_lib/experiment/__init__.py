@@ -15,13 +15,15 @@ evaluation -> report``; :mod:`slswin_lib.deploy` builds on this package):
 >>> me = expression_set(ds, "me", "smoke")                          # doctest: +SKIP
 >>> scores = loso(me, "smoke")                                      # doctest: +SKIP
 """
-from .folds import FoldJob, FoldResult, fold_identity, map_folds, train_fold
+from .folds import FoldJob, FoldResult, fold_identity, local_cluster, map_folds, train_fold
 from .protocols import ablation_loso, baseline, loso, megc2022, run_tag, train_all
-from .runs import find_loso_run, git_commit, read_fold_record, read_folds, run_folder, run_manifest
+from .runs import (find_loso_run, fold_times, git_commit, notebook_time_split, read_fold_record, read_folds,
+                   run_folder, run_manifest)
 from .sets import (ExpressionSet, VideoInfo, check_input_size, expression_set, open_dataset, sized_model_name,
                    sized_profile, video_infos)
 
 __all__ = ["ExpressionSet", "VideoInfo", "video_infos", "open_dataset", "expression_set", "sized_profile",
            "sized_model_name", "check_input_size", "FoldJob", "FoldResult", "fold_identity", "train_fold",
-           "map_folds", "loso", "ablation_loso", "train_all", "megc2022", "baseline", "run_tag", "run_folder",
-           "run_manifest", "git_commit", "read_folds", "read_fold_record", "find_loso_run"]
+           "map_folds", "local_cluster", "loso", "ablation_loso", "train_all", "megc2022", "baseline", "run_tag", "run_folder",
+           "run_manifest", "git_commit", "read_folds", "read_fold_record", "fold_times",
+           "notebook_time_split", "find_loso_run"]

@@ -3,8 +3,8 @@
 A fold is described by a :class:`FoldJob`; :func:`train_fold` runs it in its own folder and is
 resumable: a fold whose ``scores.npz`` exists is done (its record's identity digest must match,
 else it is refused rather than silently reused); an unfinished fold resumes at its last
-checkpoint. :func:`map_folds` runs jobs in this process, on a local Dask cluster or on an existing
-scheduler. Features reach the workers as cache files that each worker memory-maps.
+checkpoint. :func:`map_folds` runs jobs in this process, on a local Dask cluster (one per process,
+kept between calls: :func:`local_cluster`) or on an existing scheduler. Features reach the workers as cache files that each worker memory-maps.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..io import save_npz_atomic
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
-__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "VAL_SAMPLES"]
+__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES"]
 
 #: held-out samples (a fixed, stratified draw) whose loss is tracked during training: enough for a
 #: learning curve, few enough that measuring it costs a small share of the fold's time
@@ -143,10 +143,32 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
               "train_seconds": t_train, "val_seconds": history.val_seconds,
               "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
               "steps": len(history.step_loss), "n_train": int(len(y)), "n_train_positive": int((y > 0).sum()),
-              "label_variance": float(np.var(y)), "n_test": int(sum(len(s) for s in scores.values()))}
+              "label_variance": float(np.var(y)), "n_test": int(sum(len(s) for s in scores.values())),
+              "finished": time.time()}
     write_fold_record(fold, record)
     save_npz_atomic(done, **scores)
     return FoldResult(job.name, scores, record)
+
+
+#: this process's local Dask clusters, by number of workers (see :func:`local_cluster`)
+_LOCAL_CLUSTERS: dict[int, Any] = {}
+
+
+def local_cluster(workers: int):
+    """This process's local Dask cluster of ``workers`` single-threaded worker processes.
+
+    Started on first use and kept for later calls, so the LOSO runs of a notebook (a dozen in the
+    ablations) share workers that have torch and the models imported already (starting a cluster
+    and importing them costs ~5 s a run on 2 cores); distributed closes it when the process exits.
+    A cluster that has been closed is replaced.
+    """
+    from distributed import LocalCluster
+
+    cluster = _LOCAL_CLUSTERS.get(workers)
+    if cluster is None or cluster.status.name not in ("created", "starting", "running"):
+        cluster = _LOCAL_CLUSTERS[workers] = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                          dashboard_address=None, silence_logs=40)
+    return cluster
 
 
 def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str | None = None,
@@ -163,13 +185,9 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
             bar.update(1)
         bar.close()
         return results
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
-    cluster = None
-    if scheduler_address is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-    client = Client(scheduler_address or cluster)
+    client = Client(scheduler_address or local_cluster(workers))
     try:
         futures = [client.submit(train_fold, job, progress=False, pure=False, key=f"fold-{job.name}")
                    for job in jobs]
@@ -178,8 +196,6 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
             bar.update(1)
     finally:
         client.close()
-        if cluster is not None:
-            cluster.close()
         bar.close()
     order = {job.name: i for i, job in enumerate(jobs)}
     return sorted(results, key=lambda r: order[r.name])

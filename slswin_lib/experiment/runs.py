@@ -27,7 +27,7 @@ from ..config import Profile, resolve_profile
 from ..io import atomic_write_json, repo_root, work_dir
 
 __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
-           "read_folds", "find_loso_run"]
+           "read_folds", "fold_times", "notebook_time_split", "NOTEBOOK_TIMES", "find_loso_run"]
 
 #: file name of a fold's record inside its folder
 FOLD_RECORD = "fold.json"
@@ -84,19 +84,97 @@ def read_folds(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, dict
     for path in sorted(Path(run_dir).glob(f"fold_*/{FOLD_RECORD}")):
         info = read_fold_record(path.parent)
         fold = path.parent.name.removeprefix("fold_")
-        history = histories[fold] = info["history"]
-        steps = history.get("step_loss") or history["loss"]
-        tail = steps[-max(1, len(steps) // 10):] if steps else [float("nan")]
-        val = float(info.get("val_seconds", 0.0))
-        optimiser = info["train_seconds"] - val
-        total = info.get("prepare_seconds", 0.0) + info["train_seconds"] + info["predict_seconds"]
-        rows.append({"fold": fold, "n_train": info["n_train"], "n_train_positive": info["n_train_positive"],
-                     "n_test": info["n_test"], "steps": info.get("steps", len(steps)),
-                     "label_variance": info.get("label_variance", float("nan")), "final_loss": float(np.mean(tail)),
-                     "prepare_seconds": info.get("prepare_seconds", float("nan")), "optimiser_seconds": optimiser,
-                     "val_seconds": val, "predict_seconds": info["predict_seconds"],
-                     "step_share": optimiser / total if total > 0 else float("nan")})
+        histories[fold] = info["history"]
+        rows.append({"fold": fold, **_fold_facts(info)})
     return pd.DataFrame(rows), histories
+
+
+def _fold_facts(info: dict[str, Any]) -> dict[str, Any]:
+    """One fold record's sizes, final loss and the split of its time (a row of :func:`read_folds`)."""
+    history = info["history"]
+    steps = history.get("step_loss") or history["loss"]
+    tail = steps[-max(1, len(steps) // 10):] if steps else [float("nan")]
+    val = float(info.get("val_seconds", 0.0))
+    optimiser = info["train_seconds"] - val
+    total = info.get("prepare_seconds", 0.0) + info["train_seconds"] + info["predict_seconds"]
+    return {"n_train": info["n_train"], "n_train_positive": info["n_train_positive"],
+            "n_test": info["n_test"], "steps": info.get("steps", len(steps)),
+            "label_variance": info.get("label_variance", float("nan")), "final_loss": float(np.mean(tail)),
+            "prepare_seconds": info.get("prepare_seconds", float("nan")), "optimiser_seconds": optimiser,
+            "val_seconds": val, "predict_seconds": info["predict_seconds"],
+            "step_share": optimiser / total if total > 0 else float("nan")}
+
+
+#: name of the file in which ``./run_all.sh`` records each notebook's name, seconds and start (epoch s)
+NOTEBOOK_TIMES = "notebook_times.tsv"
+
+
+def fold_times(root: str | os.PathLike) -> pd.DataFrame:
+    """Every fold trained under ``root`` (any depth): when it finished and where its time went.
+
+    Returns:
+        One row per fold record: ``run`` (its run folder relative to ``root``), ``fold``, ``finished``
+        (epoch seconds; the record's modification time for records that lack it) and the columns of
+        :func:`read_folds`, plus ``fold_seconds`` (preparation + training + prediction).
+    """
+    root = Path(root)
+    rows = []
+    for path in sorted(root.rglob(FOLD_RECORD)):
+        info = json.loads(path.read_text())
+        facts = _fold_facts(info)
+        rows.append({"run": str(path.parent.parent.relative_to(root)), "fold": path.parent.name.removeprefix("fold_"),
+                     "finished": float(info.get("finished", path.stat().st_mtime)), **facts,
+                     "fold_seconds": facts["prepare_seconds"] + facts["optimiser_seconds"] + facts["val_seconds"]
+                     + facts["predict_seconds"]})
+    return pd.DataFrame(rows, columns=["run", "fold", "finished", "n_train", "n_train_positive", "n_test", "steps",
+                                       "label_variance", "final_loss", "prepare_seconds", "optimiser_seconds",
+                                       "val_seconds", "predict_seconds", "step_share", "fold_seconds"])
+
+
+def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
+    """Where each notebook's time went in a ``./run_all.sh`` run: the folds it trained, and their split.
+
+    A fold belongs to the notebook that was running when its record was written (the notebooks' start
+    times and seconds are in ``work/notebook_times.tsv``); a notebook that reused finished folds trained
+    none.
+
+    Args:
+        work: the run's work folder (``runs/<profile>``, or ``$SLSWIN_WORK``).
+        workers: folds trained at once (the profile's ``train.fold_workers``): the notebook's training
+            capacity is its seconds times this.
+
+    Returns:
+        One row per notebook: ``seconds`` (its wall time), ``folds``, ``fold_seconds`` (summed over its
+        folds), the shares of that fold time spent in data preparation, optimiser steps, held-out loss
+        measurement and prediction (``step_share`` is the optimiser steps' share), and ``wall_share``:
+        optimiser seconds over ``seconds * workers``, the share of the notebook's whole capacity (worker
+        start-up, input transfers, feature extraction, spotting and tables included).
+    """
+    work = Path(work)
+    table = pd.read_csv(work / NOTEBOOK_TIMES, sep="\t", header=None)
+    if table.shape[1] < 3:
+        raise ValueError(f"{work / NOTEBOOK_TIMES} has no start times (a run of an older ./run_all.sh); "
+                         "run the notebooks again with ./run_all.sh")
+    table = table.iloc[:, :3].set_axis(["notebook", "seconds", "start"], axis=1)
+    folds = fold_times(work)
+    rows = []
+    # each fold to the last notebook that started before it finished, if that one was still running
+    # (its seconds are whole, so allow it one more)
+    starts = table["start"].to_numpy(float)
+    owner = np.searchsorted(starts, folds["finished"].to_numpy(float), side="right") - 1
+    ended = starts[owner.clip(0)] + table["seconds"].to_numpy(float)[owner.clip(0)] + 1
+    owner = np.where((owner >= 0) & (folds["finished"].to_numpy(float) <= ended), owner, -1)
+    for i, nb in enumerate(table.itertuples(index=False)):
+        mine = folds[owner == i]
+        total = float(mine["fold_seconds"].sum())
+        row = {"notebook": nb.notebook, "seconds": int(nb.seconds), "folds": len(mine), "fold_seconds": total}
+        for part in ("prepare", "optimiser", "val", "predict"):
+            row[f"{part} share"] = float(mine[f"{part}_seconds"].sum()) / total if total else float("nan")
+        row["step_share"] = row.pop("optimiser share")
+        row["wall_share"] = (float(mine["optimiser_seconds"].sum()) / (nb.seconds * max(1, workers))
+                             if total and nb.seconds else float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("notebook")
 
 
 def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -> Path | None:
