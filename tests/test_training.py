@@ -333,3 +333,25 @@ def test_train_config_refuses_bad_recipe_settings():
     with pytest.raises(ValueError, match=r"TrainConfig.warmup_fraction = 1.0 must lie in \[0, 1\)"):
         TrainConfig(warmup_fraction=1.0)
     assert get_profile("quick").train.recipe == "adamw" and get_profile("paper").train.recipe == "paper"
+
+
+def test_ablation_loso_applies_the_ablation_budget(tmp_path, monkeypatch):
+    from slswin_lib.config import AblationConfig
+    from slswin_lib.experiment import ablation_loso, read_folds
+
+    monkeypatch.setenv("SLSWIN_WORK", str(tmp_path))
+    infos, feats = _toy_loso()
+    profile = get_profile("smoke").replace(train={"steps": 8, "max_train_samples": 64})
+    profile = dataclasses.replace(profile, ablation=AblationConfig(folds=1, max_train_samples=20, steps=4, val_every=2))
+    scores = ablation_loso(_toy_set(infos, feats), profile, model_name=profile.model.name, progress=False)
+    assert scores.keys == ["s0_0101"]                       # the first held-out subject only
+    table, histories = read_folds(scores.source)
+    assert table["fold"].tolist() == ["s0"] and table.loc[0, "steps"] == 4 and table.loc[0, "n_train"] == 20
+    assert histories["s0"]["val_step"] == [0, 2, 4]        # before training, then every 2 steps
+
+
+def test_ablation_budget_values_are_checked():
+    from slswin_lib.config import AblationConfig
+
+    with pytest.raises(ValueError, match=r"AblationConfig.val_every = 0 must be >= 1"):
+        AblationConfig(val_every=0)

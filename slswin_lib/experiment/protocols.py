@@ -123,13 +123,16 @@ def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str,
                   scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
     """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
     subjects, at most ``max_train_samples`` training samples and ``steps`` optimiser steps (the
-    ``adamw`` recipe) per fold (the paper profile: the full LOSO, identical to :func:`loso`)."""
+    ``adamw`` recipe) per fold, the held-out loss every ``val_every`` steps (the paper profile: the
+    full LOSO, identical to :func:`loso`)."""
     p = resolve_profile(profile)
     a = p.ablation
     if a.max_train_samples is not None:
         p = p.replace(train={"max_train_samples": a.max_train_samples})
     if a.steps is not None:
         p = p.replace(train={"steps": a.steps})
+    if a.val_every is not None:
+        p = p.replace(train={"val_every": a.val_every})
     subjects = None if a.folds is None else es.subjects[:a.folds]
     return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
                 scheduler_address=scheduler_address, progress=progress)
