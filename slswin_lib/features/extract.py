@@ -17,6 +17,7 @@ stale data, and an interrupted run resumes at the first unfinished video.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import json
@@ -99,12 +100,22 @@ def _model_hash(path: str, mtime: float) -> str:
 _LANDMARKERS: dict[tuple, FaceLandmarker] = {}
 
 
+def _close_landmarkers() -> None:
+    """Close the cached landmarkers while MediaPipe is still whole (at exit, before module teardown,
+    where closing them from ``__del__`` prints an ignored exception)."""
+    while _LANDMARKERS:
+        _LANDMARKERS.popitem()[1].close()
+
+
 def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
-    """One landmarker per process, model and settings (image mode is stateless)."""
+    """One landmarker per process, model and settings (image mode is stateless); closed at exit."""
     key = (str(model), cfg.landmark_mode, cfg.min_confidence)
     if cfg.landmark_mode == "video":  # tracking state must not leak between videos
         return FaceLandmarker(model, mode="video", min_confidence=cfg.min_confidence)
     if key not in _LANDMARKERS:
+        if not _LANDMARKERS:
+            atexit.unregister(_close_landmarkers)
+            atexit.register(_close_landmarkers)
         _LANDMARKERS[key] = FaceLandmarker(model, mode="image", min_confidence=cfg.min_confidence)
     return _LANDMARKERS[key]
 
@@ -130,21 +141,23 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
     fps = float(getattr(video, "fps", 30.0) or 30.0)
     frames = tqdm(video.frames(), total=n, desc=f"landmarks {key}", disable=not progress,
                   leave=False)
-    for i, frame in enumerate(frames):
-        if shape is None:
-            shape = frame.shape
-        elif frame.shape != shape:
-            raise FeatureError(f"{key}: frame {i} has shape {frame.shape} but frame 0 has "
-                               f"{shape}; all frames of a video must have one size (resize them)")
+    try:
+        for i, frame in enumerate(frames):
+            if shape is None:
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise FeatureError(f"{key}: frame {i} has shape {frame.shape} but frame 0 has "
+                                   f"{shape}; all frames of a video must have one size (resize them)")
+            if cfg.landmark_mode == "video":
+                mesh = lm.detect_video_frame(frame, int(round(i * 1000.0 / fps)))
+            else:
+                mesh = lm.detect(frame)
+            meshes.append(mesh)
+            if mesh is not None:
+                crops[i] = crop_face(frame, face_box(mesh[:468], cfg.crop_margin), size)
+    finally:  # a video-mode landmarker holds tracking state: one per video, closed here
         if cfg.landmark_mode == "video":
-            mesh = lm.detect_video_frame(frame, int(round(i * 1000.0 / fps)))
-        else:
-            mesh = lm.detect(frame)
-        meshes.append(mesh)
-        if mesh is not None:
-            crops[i] = crop_face(frame, face_box(mesh[:468], cfg.crop_margin), size)
-    if cfg.landmark_mode == "video":
-        lm.close()
+            lm.close()
     if len(meshes) != n:
         raise FeatureError(f"{key}: expected {n} frames, read {len(meshes)}")
     filled, missing = fill_missing(meshes, key=key)
