@@ -4,7 +4,8 @@ A fold is described by a :class:`FoldJob`; :func:`train_fold` runs it in its own
 resumable: a fold whose ``scores.npz`` exists is done (its record's identity digest must match,
 else it is refused rather than silently reused); an unfinished fold resumes at its last
 checkpoint. :func:`map_folds` runs jobs in this process, on a local Dask cluster (one per process,
-kept between calls: :func:`local_cluster`) or on an existing scheduler. Features reach the workers as cache files that each worker memory-maps.
+kept between calls: :func:`local_cluster`) or on an existing scheduler. Features reach the workers
+as cache files that each worker memory-maps.
 """
 from __future__ import annotations
 

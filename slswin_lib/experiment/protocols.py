@@ -127,12 +127,9 @@ def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str,
     full LOSO, identical to :func:`loso`)."""
     p = resolve_profile(profile)
     a = p.ablation
-    if a.max_train_samples is not None:
-        p = p.replace(train={"max_train_samples": a.max_train_samples})
-    if a.steps is not None:
-        p = p.replace(train={"steps": a.steps})
-    if a.val_every is not None:
-        p = p.replace(train={"val_every": a.val_every})
+    budget = {name: getattr(a, name) for name in ("max_train_samples", "steps", "val_every")
+              if getattr(a, name) is not None}
+    p = p.replace(train=budget)
     subjects = None if a.folds is None else es.subjects[:a.folds]
     return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
                 scheduler_address=scheduler_address, progress=progress)

@@ -113,8 +113,7 @@ def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
     if cfg.landmark_mode == "video":  # tracking state must not leak between videos
         return FaceLandmarker(model, mode="video", min_confidence=cfg.min_confidence)
     if key not in _LANDMARKERS:
-        if not _LANDMARKERS:
-            atexit.unregister(_close_landmarkers)
+        if not _LANDMARKERS:  # the first one of this process
             atexit.register(_close_landmarkers)
         _LANDMARKERS[key] = FaceLandmarker(model, mode="image", min_confidence=cfg.min_confidence)
     return _LANDMARKERS[key]
