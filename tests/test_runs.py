@@ -43,6 +43,14 @@ def test_folds_are_split_by_the_notebook_running_when_they_finished(tmp_path):
     assert split.loc["07_labels", "folds"] == 0
 
 
+def test_lines_of_an_older_run_without_a_start_are_left_out(tmp_path):
+    _record(tmp_path / "runs" / "synthetic" / "a" / "me" / "fold_s01", 1010.0, prepare=1, train=9, val=1, predict=1)
+    # 00 ran under an older ./run_all.sh, 04 was rerun with --from (the file is appended to)
+    (tmp_path / "notebook_times.tsv").write_text("00_data\t40\n04_training\t20\t1000\n")
+    split = notebook_time_split(tmp_path, workers=1)
+    assert split.index.tolist() == ["04_training"] and split.loc["04_training", "folds"] == 1
+
+
 def test_times_without_start_column_are_refused(tmp_path):
     (tmp_path / "notebook_times.tsv").write_text("04_training\t100\n")
     with pytest.raises(ValueError, match="no start times"):

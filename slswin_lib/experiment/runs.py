@@ -151,11 +151,12 @@ def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
         start-up, input transfers, feature extraction, spotting and tables included).
     """
     work = Path(work)
-    table = pd.read_csv(work / NOTEBOOK_TIMES, sep="\t", header=None)
-    if table.shape[1] < 3:
+    # lines of an older ./run_all.sh (name and seconds only, e.g. before a --from rerun) have no start
+    table = pd.read_csv(work / NOTEBOOK_TIMES, sep="\t", header=None, names=["notebook", "seconds", "start"])
+    table = table.dropna(subset=["start"])
+    if table.empty:
         raise ValueError(f"{work / NOTEBOOK_TIMES} has no start times (a run of an older ./run_all.sh); "
                          "run the notebooks again with ./run_all.sh")
-    table = table.iloc[:, :3].set_axis(["notebook", "seconds", "start"], axis=1)
     folds = fold_times(work)
     rows = []
     # each fold to the last notebook that started before it finished, if that one was still running
@@ -168,9 +169,9 @@ def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
         mine = folds[owner == i]
         total = float(mine["fold_seconds"].sum())
         row = {"notebook": nb.notebook, "seconds": int(nb.seconds), "folds": len(mine), "fold_seconds": total}
-        for part in ("prepare", "optimiser", "val", "predict"):
+        for part in ("prepare", "val", "predict"):
             row[f"{part} share"] = float(mine[f"{part}_seconds"].sum()) / total if total else float("nan")
-        row["step_share"] = row.pop("optimiser share")
+        row["step_share"] = float(mine["optimiser_seconds"].sum()) / total if total else float("nan")
         row["wall_share"] = (float(mine["optimiser_seconds"].sum()) / (nb.seconds * max(1, workers))
                              if total and nb.seconds else float("nan"))
         rows.append(row)
