@@ -1,6 +1,11 @@
 """Landmarks: MediaPipe wrapper, mesh -> dlib-68 mapping, missing-face fallback."""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -72,3 +77,37 @@ def test_fill_missing_nearest():
     assert filled[:, 0, 0].tolist() == [0, 0, 0, 1, 1, 1]
     with pytest.raises(LandmarkError, match="clip7: no face"):
         fill_missing([None, None], key="clip7")
+
+
+#: MediaPipe's native (C++) log lines on stderr: informational, not Python exceptions
+_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+ |WARNING: Logging before InitGoogle\(\)|INFO: Created "
+                         r"TensorFlow Lite)")
+
+_EXIT_SCRIPT = """
+import mediapipe.tasks.python.vision  # MediaPipe imported first, as after an earlier test
+import numpy as np
+from slswin_lib.config import FeatureConfig
+from slswin_lib.features.extract import landmark_model_path, landmarker
+from slswin_lib.features.landmarks import FaceLandmarker
+landmarker(landmark_model_path(), FeatureConfig()).detect(np.zeros((64, 64, 3), np.uint8))
+left_open = FaceLandmarker(landmark_model_path(), mode="video")
+"""
+
+
+def test_process_exits_without_ignored_exceptions():
+    """A process that opens landmarkers (a cached one, one never closed) and exits prints no
+    exception: they are closed before the interpreter's shutdown stops MediaPipe's thread pools."""
+    asset_path("face_landmarker")
+    done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    python_stderr = [ln for ln in done.stderr.splitlines() if ln.strip() and not _NATIVE_LOG.match(ln)]
+    assert python_stderr == []
+
+
+def test_closed_landmarker_is_closed_once():
+    lm = FaceLandmarker()
+    assert not lm.closed
+    lm.close()
+    lm.close()
+    assert lm.closed

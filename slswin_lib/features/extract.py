@@ -17,7 +17,6 @@ stale data, and an interrupted run resumes at the first unfinished video.
 """
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import hashlib
 import json
@@ -100,21 +99,13 @@ def _model_hash(path: str, mtime: float) -> str:
 _LANDMARKERS: dict[tuple, FaceLandmarker] = {}
 
 
-def _close_landmarkers() -> None:
-    """Close the cached landmarkers while MediaPipe is still whole (at exit, before module teardown,
-    where closing them from ``__del__`` prints an ignored exception)."""
-    while _LANDMARKERS:
-        _LANDMARKERS.popitem()[1].close()
-
-
 def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
-    """One landmarker per process, model and settings (image mode is stateless); closed at exit."""
+    """One landmarker per process, model and settings (image mode is stateless); closed when the
+    interpreter begins to shut down (:func:`~slswin_lib.features.landmarks.close_open_landmarkers`)."""
     key = (str(model), cfg.landmark_mode, cfg.min_confidence)
     if cfg.landmark_mode == "video":  # tracking state must not leak between videos
         return FaceLandmarker(model, mode="video", min_confidence=cfg.min_confidence)
-    if key not in _LANDMARKERS:
-        if not _LANDMARKERS:  # the first one of this process
-            atexit.register(_close_landmarkers)
+    if key not in _LANDMARKERS or _LANDMARKERS[key].closed:
         _LANDMARKERS[key] = FaceLandmarker(model, mode="image", min_confidence=cfg.min_confidence)
     return _LANDMARKERS[key]
 

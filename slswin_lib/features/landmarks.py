@@ -17,6 +17,8 @@ Example::
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -31,6 +33,7 @@ __all__ = [
     "N_MESH",
     "to_dlib68",
     "model_sha256",
+    "close_open_landmarkers",
 ]
 
 #: number of points of the MediaPipe face mesh with irises
@@ -108,6 +111,43 @@ def _as_rgb_uint8(image: np.ndarray, where: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+#: every FaceLandmarker not yet closed (closed by :func:`close_open_landmarkers` before shutdown)
+_OPEN: "weakref.WeakSet[FaceLandmarker]" = weakref.WeakSet()
+_EXIT_HOOK = threading.Lock()
+_exit_hook_registered = False
+
+
+def close_open_landmarkers() -> None:
+    """Close every :class:`FaceLandmarker` of this process that is still open.
+
+    Registered (once, with the first landmarker) to run when the interpreter begins to shut down,
+    before its non-daemon threads are joined. MediaPipe runs every C call of a landmarker on a
+    ``concurrent.futures`` thread pool, and ``concurrent.futures`` refuses new work from that point
+    on (its own hook in :mod:`threading`), so a landmarker closed later (by an :mod:`atexit`
+    handler, or by MediaPipe's ``__del__`` during module teardown) raised ``RuntimeError: cannot
+    schedule new futures after interpreter shutdown``, printed as an ignored exception at exit.
+    """
+    for lm in list(_OPEN):
+        lm.close()
+
+
+def _close_before_shutdown() -> None:
+    """Register :func:`close_open_landmarkers` with the interpreter's shutdown, once per process.
+
+    It goes to :mod:`threading`'s shutdown hooks (``threading._register_atexit``, the hook
+    ``concurrent.futures`` itself uses), which run in reverse order of registration before the
+    :mod:`atexit` handlers: registered after ``concurrent.futures.thread``'s, it runs while the
+    thread pools still take work.
+    """
+    global _exit_hook_registered
+    import concurrent.futures.thread  # noqa: F401  (its shutdown hook is registered on import, before ours)
+
+    with _EXIT_HOOK:
+        if not _exit_hook_registered:
+            threading._register_atexit(close_open_landmarkers)
+            _exit_hook_registered = True
+
+
 class FaceLandmarker:
     """MediaPipe Tasks ``FaceLandmarker`` returning pixel coordinates of the first face.
 
@@ -157,6 +197,8 @@ class FaceLandmarker:
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError on bad files
             raise LandmarkError(f"could not load landmark model {model_path}: {exc}") from exc
         self._last_ts = -1
+        _close_before_shutdown()
+        _OPEN.add(self)
 
     # -- core ------------------------------------------------------------------------------
     @staticmethod
@@ -212,11 +254,18 @@ class FaceLandmarker:
             else:
                 yield self.detect(frame)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run (a closed landmarker cannot detect)."""
+        return getattr(self, "_impl", None) is None
+
     def close(self) -> None:
+        """Free MediaPipe's graph (idempotent)."""
         impl = getattr(self, "_impl", None)
         if impl is not None:
-            impl.close()
             self._impl = None
+            _OPEN.discard(self)
+            impl.close()
 
     def __enter__(self) -> "FaceLandmarker":
         return self
@@ -224,11 +273,8 @@ class FaceLandmarker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass
+    def __del__(self) -> None:
+        self.close()
 
 
 def fill_missing(landmarks: list[np.ndarray | None], *, key: str = "video") -> tuple[np.ndarray, np.ndarray]:
