@@ -48,7 +48,8 @@ SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offse
                "Type", "Action Units", "Notes"]
 
 
-def _samm_tree(root: Path, data: list[list] | None = None, header=SAMM_HEADER) -> Path:
+def _samm_tree(root: Path, data: list[list] | None = None, header=SAMM_HEADER,
+               release: str = "SAMM_LongVideos_V1_Release.xlsx") -> Path:
     _frames(root / "SAMM_longvideos" / "006_1", 40, name=lambda i: f"006_1_{i:04d}.jpg")
     _frames(root / "SAMM_longvideos" / "007_2", 20, name=lambda i: f"007_2_{i:04d}.jpg")
     if data is None:
@@ -59,8 +60,7 @@ def _samm_tree(root: Path, data: list[list] | None = None, header=SAMM_HEADER) -
             [7, "007_2_1", 2, 3, -1, 9, 7, "Macro", "12", None],          # unknown apex
         ]
     notes = [[f"note {i}"] + [None] * (len(header) - 1) for i in range(9)]
-    pd.DataFrame(notes + [header] + data).to_excel(root / "SAMM_LongVideos_V1_Release.xlsx",
-                                                   header=False, index=False)
+    pd.DataFrame(notes + [header] + data).to_excel(root / release, header=False, index=False)
     return root
 
 
@@ -199,6 +199,32 @@ def test_samm_reader(tmp_path):
     assert [(s.row, s.reason.startswith("Macro row with onset 1")) for s in ds.skipped] == [(12, True)]
     assert ds.compute_k("mae") == 3     # (5 + 6) / 2 = 5.5 -> int(3.25)
     assert ds.compute_k("me") == 4      # 7 -> int(4.0)
+
+
+def test_samm_reader_prefers_the_newest_release(tmp_path):
+    root = _samm_tree(tmp_path / "SAMM")   # V1: the four rows above
+    _samm_tree(root, [[6, "006_1_1", 1, 5, 8, 12, 8, "Micro - 1/2", "12", None]],
+               release="SAMM_LongVideos_V3_Release.xlsx")
+    ds = load_dataset("samm_lv", root)
+    assert ds.annotation_file == root / "SAMM_LongVideos_V3_Release.xlsx"
+    assert ds.select("me").annotation_file == ds.annotation_file
+    assert ds["006_1"].events == [Event(4, 7, 11, "me")]
+    assert ds["007_2"].events == []
+
+
+def test_samm_two_workbooks_of_one_release_is_an_error(tmp_path):
+    root = _samm_tree(tmp_path / "SAMM")
+    _samm_tree(root, release="SAMM_longvideos_V1.xlsx")
+    with pytest.raises(DataError, match=r"are all release 1; pass sheet=PATH"):
+        load_dataset("samm_lv", root)
+
+
+@pytest.mark.parametrize("label", ["micro", "Micro", "macro-expression", "Micro - 1/2 ", None])
+def test_samm_unknown_type_names_row_and_the_types(tmp_path, label):
+    data = [[6, "006_1_1", 1, 5, 8, 12, 8, "Micro - 1/2", "12", None], [6, "006_1_2", 1, 15, 18, 20, 6, label, "12", None]]
+    with pytest.raises(DataError, match=r"V1_Release\.xlsx, row 12: Type .* is not a SAMM-LV type; .*"
+                                        r"\['Macro', 'Micro - 1/2'\]"):
+        load_dataset("samm_lv", _samm_tree(tmp_path / "S", data))
 
 
 def test_samm_missing_column(tmp_path):

@@ -249,13 +249,15 @@ def compute_k(events: Sequence[Event]) -> int:
 class Dataset:
     """A list of videos with their ground truth.
 
-    ``skipped`` records input that a reader skipped on purpose (see each reader's docs).
+    ``skipped`` records input that a reader skipped on purpose (see each reader's docs);
+    ``annotation_file`` is the annotation workbook the reader read (None: none, or not recorded).
     """
 
     name: str
     videos: list[Video]
     root: Path | None = None
     skipped: list[Skip] = field(default_factory=list)
+    annotation_file: Path | None = None
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -287,11 +289,12 @@ class Dataset:
         """Videos of the given subjects (all when None), minus the excluded subjects (LOSO folds)."""
         keep = set(self.subjects if subjects is None else subjects) - set(exclude)
         return Dataset(self.name, [v for v in self.videos if v.subject in keep], self.root,
-                       list(self.skipped))
+                       list(self.skipped), self.annotation_file)
 
     def select(self, type: str) -> "Dataset":
         """Videos with at least one event of ``type`` (paper Section 3.1, docs/method.md: a video enters a type's set only then)."""
-        return Dataset(self.name, videos_with_type(self.videos, type), self.root, list(self.skipped))
+        return Dataset(self.name, videos_with_type(self.videos, type), self.root, list(self.skipped),
+                       self.annotation_file)
 
     def mean_half_length(self, type: str) -> float:
         """``(mean(offset - onset) + 1) / 2`` over the events of ``type`` (paper Section 2.1)."""
