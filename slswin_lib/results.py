@@ -9,12 +9,23 @@ import os
 import re
 from pathlib import Path
 
+from .config import Profile
 from .io import atomic_write_text, figures_dir
 
-__all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "readme_block", "headline_f1",
+__all__ = ["SECTIONS", "sections", "loss_figure", "results_markdown", "write_results", "update_readme", "readme_block", "headline_f1",
            "table_markdown", "README_TABLES", "results_block"]
 
-#: (heading, notebook, table stems, figure stems, note)
+def loss_figure(model_name: str) -> str:
+    """The stem of notebook 04's learning-curve figure of ``model_name``.
+
+    >>> loss_figure("sl_swin_tiny_patch6_window7_42")
+    '04_loss_sl_swin_tiny_patch6_window7_42'
+    """
+    return f"04_loss_{model_name}"
+
+
+#: (heading, notebook, table stems, figure stems, note); the figures of the profile's model are
+#: added by :func:`sections`
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
     ("The published numbers, reproduced from the authors' released scores", "09_released_predictions",
      ["09_released_counts", "09_nested_t"], ["09_t_sweep", "09_spotting_example"],
@@ -29,9 +40,15 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
     ("Table 6: 42 x 42 vs 84 x 84 inputs (ME)", "08_ablation_feature_size", ["08_table6_feature_size"],
      ["08_mosaics"], ""),
     ("Model sizes", "03_model", ["03_model_sizes"], ["03_attention_lsa"], ""),
-    ("Training folds", "04_training", [], ["04_loss_sl_swin_tiny_patch6_window7_42"], ""),
+    ("Training folds", "04_training", [], [], ""),
     ("Data", "00_data", ["00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
 ]
+
+
+def sections(profile: Profile) -> list[tuple[str, str, list[str], list[str], str]]:
+    """:data:`SECTIONS` with the figures named after ``profile``'s model (notebook 04's learning curves)."""
+    return [(h, nb, tables, figures + ([loss_figure(profile.model.name)] if nb == "04_training" else []), note)
+            for h, nb, tables, figures, note in SECTIONS]
 
 
 def table_markdown(folder: str | os.PathLike, stem: str) -> str | None:
@@ -40,11 +57,12 @@ def table_markdown(folder: str | os.PathLike, stem: str) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def results_markdown(folder: str | os.PathLike | None = None, *, header: str = "") -> str:
-    """The results page: every known table (Markdown) and figure (linked) found in ``folder``."""
+def results_markdown(folder: str | os.PathLike | None, profile: Profile, *, header: str = "") -> str:
+    """The results page of a run of ``profile``: every known table (Markdown) and figure (linked)
+    found in ``folder``."""
     folder = figures_dir(folder)
     out = ["# Results", "", header, ""] if header else ["# Results", ""]
-    for heading, notebook, tables, figures, note in SECTIONS:
+    for heading, notebook, tables, figures, note in sections(profile):
         out += [f"## {heading}", "", f"*Written by `notebooks/{notebook}.ipynb`.* {note}".rstrip(), ""]
         for stem in tables:
             text = table_markdown(folder, stem)
@@ -54,10 +72,10 @@ def results_markdown(folder: str | os.PathLike | None = None, *, header: str = "
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_results(folder: str | os.PathLike | None = None, *, header: str = "") -> Path:
-    """Write ``results.md`` into the figures folder; returns its path."""
+def write_results(folder: str | os.PathLike | None, profile: Profile, *, header: str = "") -> Path:
+    """Write ``results.md`` of a run of ``profile`` into the figures folder; returns its path."""
     folder = figures_dir(folder)
-    return atomic_write_text(folder / "results.md", results_markdown(folder, header=header))
+    return atomic_write_text(folder / "results.md", results_markdown(folder, profile, header=header))
 
 
 def _block_pattern(block: str) -> "re.Pattern[str]":

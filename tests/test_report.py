@@ -46,3 +46,15 @@ def test_interval_note_names_resolved_and_overlapping_pairs():
 def test_budget_caption_names_the_recipe():
     assert "recipe adamw" in budget_caption(get_profile("quick"), 6)
     assert budget_caption(get_profile("paper"), 22).startswith("full LOSO; recipe paper (SGD lr 0.0005, 25 epochs")
+
+
+def test_results_page_links_the_learning_curve_of_the_profiles_model(tmp_path):
+    from slswin_lib.config import get_profile
+    from slswin_lib.results import results_markdown
+
+    p = get_profile("smoke").replace(model={"name": "swin_tiny_patch6_window7_42"})
+    (tmp_path / "04_loss_swin_tiny_patch6_window7_42.png").write_bytes(b"png")
+    (tmp_path / "04_loss_sl_swin_tiny_patch6_window7_42.png").write_bytes(b"png")
+    page = results_markdown(tmp_path, p)
+    assert "![04_loss_swin_tiny_patch6_window7_42](04_loss_swin_tiny_patch6_window7_42.png)" in page
+    assert "04_loss_sl_swin" not in page
