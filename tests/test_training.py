@@ -355,3 +355,27 @@ def test_ablation_budget_values_are_checked():
 
     with pytest.raises(ValueError, match=r"AblationConfig.val_every = 0 must be >= 1"):
         AblationConfig(val_every=0)
+
+
+def test_a_run_with_other_runtime_settings_is_found_with_its_t(tmp_path, monkeypatch):
+    """find_loso_run compares settings by run_digest: changing only runtime keys finds the same run
+    (and so the same deploy t); a result-changing setting does not."""
+    from slswin_lib.deploy import deploy_t
+    from slswin_lib.experiment import find_loso_run
+
+    monkeypatch.setenv("SLSWIN_WORK", str(tmp_path))
+    infos, feats = _toy_loso()
+    es = _toy_set(infos, feats)
+    p = get_profile("smoke").replace(train={"steps": 2, "max_train_samples": 32, "device": "cpu"})
+    loso(es, p, workers=1, progress=False)
+    run = find_loso_run(p, es, MODEL, "pseudo")
+    assert run is not None and (run / "scores.npz").exists()
+    runtime = p.replace(features={"workers": 2, "flow_batch": 8, "flow_device": "cuda:1", "chunk": 7},
+                        train={"fold_workers": 2, "device": "auto", "predict_batch_size": 3})
+    assert find_loso_run(runtime, es, MODEL, "pseudo") == run
+    t, source = deploy_t(es, p)
+    assert source.startswith("LOSO t") and str(run) in source
+    assert deploy_t(es, runtime) == (t, source)
+    other = p.replace(features={"abs_uv": not p.features.abs_uv})
+    assert find_loso_run(other, es, MODEL, "pseudo") is None
+    assert deploy_t(es, other)[1].startswith("profile smoke (no full LOSO")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import Profile, resolve_profile
+from ..config import Profile, resolve_profile, run_digest
 from ..io import atomic_write_json, repo_root, work_dir
 
 __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
@@ -181,6 +181,10 @@ def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
 def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -> Path | None:
     """The newest full-LOSO run folder of this model, expression set, k, labels and feature settings.
 
+    The feature settings are compared by their :func:`~slswin_lib.config.run_digest`, as everywhere
+    else, so a run made with other runtime-only settings (:data:`~slswin_lib.config.RUNTIME_ONLY`:
+    workers, devices, batch sizes) is found.
+
     Args:
         es: the :class:`~slswin_lib.experiment.ExpressionSet` the run was trained on.
 
@@ -188,9 +192,8 @@ def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -
         The run folder (holding ``scores.npz``, ``videos.csv``, ``gt.csv``, ``manifest.json``), or
         None when no finished run matches.
     """
-    import dataclasses
-
     p = resolve_profile(profile)
+    features = run_digest(p.features)
     root = run_folder(p, es.dataset)
     found = []
     for manifest in root.glob(f"{model_name}-{labelling}*/{es.expression}/manifest.json"):
@@ -202,7 +205,7 @@ def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -
         if (m.get("protocol") == "MEGC 2021 LOSO" and m.get("model") == model_name and m.get("k") == es.k
                 and sorted(map(str, m.get("subjects", []))) == sorted(map(str, es.subjects))
                 and prof.get("train", {}).get("labelling") == labelling
-                and prof.get("features") == json.loads(json.dumps(dataclasses.asdict(p.features)))
+                and run_digest(prof.get("features")) == features
                 and (manifest.parent / "scores.npz").exists()):
             found.append((str(m.get("written", "")), manifest.parent))
     return max(found)[1] if found else None
