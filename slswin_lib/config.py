@@ -274,8 +274,9 @@ class FeatureConfig:
 class ModelConfig:
     """Model choice (paper Section 2.3)."""
 
+    #: registered model; its name ends in its input size (``_42``: the 42 x 42 mosaic of
+    #: ``FeatureConfig.roi_size`` 21)
     name: str = "sl_swin_tiny_patch6_window7_42"
-    input_size: int = 42
     #: input sizes whose Table 4 models notebook 03 sizes up (params, FLOPs).
     summary_sizes: tuple[int, ...] = (42, 84)
     #: initialisation of the learnable position embedding: "trunc_normal" (std 0.02, timm) or

@@ -236,8 +236,10 @@ def test_create_model_from_config():
     model = M.create_model(ModelConfig())
     assert model.pretrained_cfg["architecture"] == "sl_swin_tiny_patch6_window7_42"
     assert model.spt and model.lsa and model.num_classes == 1
-    with pytest.raises(ValueError, match="input_size=84"):
-        M.create_model(ModelConfig(name="sl_swin_tiny_patch6_window7_42", input_size=84))
+    # the input size has one source, the registered name
+    assert not hasattr(ModelConfig(), "input_size")
+    big = M.create_model(ModelConfig(name="sl_swin_tiny_patch6_window7_84"), device="meta")
+    assert big.pretrained_cfg["input_size"] == (3, 84, 84)
     with pytest.raises(ValueError, match="pretrained"):
         timm.create_model("sl_swin_tiny_patch6_window7_42", pretrained=True)
 
@@ -376,3 +378,16 @@ def test_size_table_of_the_authors_vit(tmp_path):
     assert authors.loc["SL-ViT-B", "params_M"] == pytest.approx(64.251337)
     assert authors.loc["Swin-T", "params_M"] == timm_df.loc["Swin-T", "params_M"]
     assert authors.loc["Swin-T", "params_vs_vit"] == pytest.approx(27.525883 / 63.918337)
+
+
+def test_spotting_model_is_the_trained_construction():
+    """The authors' ViT-B (12 heads of dim 16, no qkv bias) has fewer parameters than timm's; the
+    construction the protocols train is what spotting_model builds and counts."""
+    from slswin_lib.training.trainer import build_model
+
+    cfg = ModelConfig(vit_variant="authors")
+    authors = M.spotting_model("vit_base_patch6_42", M.model_kwargs("vit_base_patch6_42", cfg), device="meta")
+    timm_vit = M.spotting_model("vit_base_patch6_42", device="meta")
+    assert M.count_params(authors) == 63_918_337 and M.count_params(timm_vit) == 85_179_649
+    trained = build_model("vit_base_patch6_42", 0, **M.model_kwargs("vit_base_patch6_42", cfg))
+    assert M.count_params(trained) == M.count_params(authors) and trained.num_classes == M.NUM_OUTPUTS

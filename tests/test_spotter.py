@@ -195,3 +195,48 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     r = _run_cli(str(grey), "--me-checkpoint", str(fake), "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and f"error: {fake}: not a spotter checkpoint" in r.stderr
     assert not (tmp_path / "c" / "intervals.csv").exists()
+
+
+@pytest.mark.parametrize("display", ["ViT-B", "SL-ViT-B", "Swin-T", "L-Swin-T", "S-Swin-T", "SL-Swin-T"])
+def test_every_table4_model_exports_and_loads(display, tmp_path, monkeypatch):
+    """A spotter stores its model's construction settings and is rebuilt from them (the smoke
+    profile's authors' ViT-B does not fit timm's ViT-B), at a one-step budget on toy features."""
+    from slswin_lib.config import get_profile
+    from slswin_lib.experiment import ExpressionSet, VideoInfo
+    from slswin_lib.models import TABLE4, count_params, model_kwargs, spotting_model
+
+    monkeypatch.setenv("SLSWIN_WORK", str(tmp_path / "work"))
+    assert len(TABLE4) == 6 and display in TABLE4
+    name = f"{TABLE4[display]}_42"
+    p = get_profile("smoke").replace(model={"name": name},
+                                     train={"steps": 1, "batch_size": 4, "max_train_samples": 8, "device": "cpu"})
+    rng = np.random.default_rng(0)
+    k, n = 3, 16
+    infos = [VideoInfo(f"s{s}_01", f"s{s}", "01", n, ((5, 8),)) for s in range(2)]
+    feats = {i.key: rng.random((n - k, 42, 42, 3), dtype=np.float32) for i in infos}
+    es = ExpressionSet("mae", k, infos, feats, "toy")
+    path = export_spotter(es, p, out=tmp_path / "spotter.pt", fps=25.0, progress=False)
+    model, meta = load_spotter(path)
+    construction = model_kwargs(name, p.model)
+    assert meta["model_name"] == name and meta["model_kwargs"] == json_plain(construction)
+    assert count_params(model) == count_params(spotting_model(name, construction, device="meta"))
+    trained = torch.load(path, weights_only=True)["state_dict"]
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, trained[key], rtol=0, atol=0, msg=key)
+    assert model(torch.zeros(2, 3, 42, 42)).shape == (2, 1) and meta["fps"] == 25.0
+
+
+def json_plain(obj):
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def test_a_spotter_of_format_1_is_refused_with_the_fix(spotters, tmp_path):
+    path, _ = spotters["me"]
+    obj = torch.load(path, weights_only=True)
+    obj["meta"] = {k: v for k, v in obj["meta"].items() if k != "model_kwargs"} | {"format_version": 1}
+    old = tmp_path / "old.pt"
+    torch.save(obj, old)
+    with pytest.raises(SpotterError, match="format 1 does not record how its model was built.*re-export"):
+        load_spotter(old)

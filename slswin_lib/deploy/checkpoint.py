@@ -2,11 +2,13 @@
 
 * :func:`export_spotter` trains one model on *every* video of an expression set (the MEGC 2022
   way, :func:`slswin_lib.experiment.train_all`: no held-out subject) and writes
-  ``spotter_<expression>.pt``: the state dict plus every setting needed to use it (model name,
-  input size, k, the training videos' fps, threshold factor t and where it came from, labelling,
+  ``spotter_<expression>.pt``: the state dict plus every setting needed to use it (model name and
+  construction settings, input size, k, the training videos' fps, threshold factor t and where it came from, labelling,
   the :class:`~slswin_lib.config.FeatureConfig`, a description of the training data, slswin
   version and git commit).
-* :func:`load_spotter` reads it back as ``(model, meta)``, refusing anything else with the reason.
+* :func:`load_spotter` reads it back as ``(model, meta)``, the model rebuilt from the stored name and
+  construction settings (:func:`slswin_lib.models.spotting_model`; e.g. the authors' ViT-B), refusing
+  anything else with the reason.
 * :func:`deploy_t` chooses t for such a model from a LOSO run of the same settings, if one exists.
 
 **k at another frame rate.** k is a number of frames (half the mean expression length of the
@@ -36,7 +38,8 @@ __all__ = ["SPOTTER_FORMAT", "EXPRESSION_TYPES", "KNOWN_FPS", "SpotterError", "e
 
 #: the ``format`` field of a spotter checkpoint
 SPOTTER_FORMAT = "slswin-spotter"
-_FORMAT_VERSION = 1
+#: 2: the model's construction settings (``model_kwargs``) are stored
+_FORMAT_VERSION = 2
 #: frame rates of the data sets (their readers' defaults), for checkpoints of those sets
 KNOWN_FPS: dict[str, float] = {"casme2": 30.0, "samm_lv": 200.0, "megc2022_cas": 30.0, "megc2022_samm": 200.0}
 #: the expression types a spotter is trained for
@@ -158,10 +161,11 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
     model_dir = run_folder(p, es.dataset, "spotter", model_name, expression, f"model-{identity}")
     result = train_all(es, p, model_dir, model_name=model_name, progress=progress)
     state = load_checkpoint(model_dir / "checkpoint.pt")
+    construction = state["run"]["model_kwargs"]  # the settings the trained model was built with
     record = result.record
     meta = {
         "format": SPOTTER_FORMAT, "format_version": _FORMAT_VERSION, "expression": expression,
-        "model_name": model_name, "input_size": int(es.input_size), "k": int(es.k), "fps": float(fps),
+        "model_name": model_name, "model_kwargs": construction, "input_size": int(es.input_size), "k": int(es.k), "fps": float(fps),
         "t": float(t), "t_source": t_source, "labelling": p.train.labelling,
         "features": feature_config_to_dict(p.features),
         "training": {"dataset": es.dataset, "subjects": [str(s) for s in es.subjects],
@@ -196,7 +200,7 @@ def load_spotter(path: str | os.PathLike, device: str = "cpu"):
 
     import torch
 
-    from ..training.trainer import build_model
+    from ..models import spotting_model
 
     path = Path(path)
     if not path.is_file():
@@ -215,14 +219,23 @@ def load_spotter(path: str | os.PathLike, device: str = "cpu"):
         raise SpotterError(f"{path}: a PyTorch file but not a spotter checkpoint (no format "
                            f"'{SPOTTER_FORMAT}').{hint} Export one with slswin_lib.deploy.export_spotter")
     meta = dict(obj["meta"])
-    if int(meta.get("format_version", 0)) > _FORMAT_VERSION:
-        raise SpotterError(f"{path}: spotter format {meta.get('format_version')} is newer than this slswin "
+    version = int(meta.get("format_version", 0))
+    if version > _FORMAT_VERSION:
+        raise SpotterError(f"{path}: spotter format {version} is newer than this slswin "
                            f"reads ({_FORMAT_VERSION}); update slswin")
-    missing = [k for k in ("expression", "model_name", "input_size", "k", "fps", "t", "features") if k not in meta]
+    if version < _FORMAT_VERSION:
+        raise SpotterError(f"{path}: spotter format {version} does not record how its model was built "
+                           f"(format {_FORMAT_VERSION} does); re-export it with this slswin version")
+    missing = [k for k in ("expression", "model_name", "model_kwargs", "input_size", "k", "fps", "t", "features")
+               if k not in meta]
     if missing:
         raise SpotterError(f"{path}: spotter checkpoint lacks {missing}; re-export it")
     meta["feature_config"] = feature_config_from_dict(meta["features"], str(path))
-    model = build_model(meta["model_name"], seed=0)
+    try:
+        model = spotting_model(meta["model_name"], meta["model_kwargs"])
+    except (ValueError, TypeError) as exc:
+        raise SpotterError(f"{path}: its model {meta['model_name']} with settings {meta['model_kwargs']} cannot "
+                           f"be built by this slswin version ({exc}); update slswin or re-export it") from None
     try:
         model.load_state_dict(obj["state_dict"])
     except RuntimeError as exc:

@@ -8,11 +8,12 @@ Importing this package registers the models with timm, so ::
 works for every name in :data:`MODEL_NAMES`. Helpers for training and the notebooks:
 :func:`model_input_size`, :func:`model_kwargs` (the constructor arguments a
 :class:`~slswin_lib.config.ModelConfig` implies), :func:`create_model` (by name or from a config),
+:func:`spotting_model` (the one construction of a model that is trained, counted and loaded),
 :func:`attention_maps`, :func:`count_flops`, :func:`model_summary`.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import timm
 import torch
@@ -26,7 +27,7 @@ from .sl_vit import AUTHORS_VIT, VIT_VARIANTS, SLVisionTransformer
 __all__ = [
     "ShiftedPatchTokenization", "LocalityWindowAttention", "LocalitySelfAttention", "SLSwinBlock",
     "SLSwinTransformer", "SLVisionTransformer", "MODEL_NAMES", "TABLE4", "model_input_size", "model_kwargs",
-    "create_model", "AUTHORS_VIT", "POS_EMBED_STD", "init_pos_embed",
+    "create_model", "spotting_model", "NUM_OUTPUTS", "AUTHORS_VIT", "POS_EMBED_STD", "init_pos_embed",
     "attention_maps", "count_flops", "count_params", "model_summary", "check_input", "diagonal_mask",
     "diagonal_shifts",
 ]
@@ -82,21 +83,34 @@ def model_kwargs(name: str, model_cfg: Any) -> dict[str, Any]:
 def create_model(model: Union[str, Any], **kwargs) -> nn.Module:
     """Build a model by registered name or from a :class:`~slswin_lib.config.ModelConfig`.
 
-    A config's ``input_size`` must agree with the name's, and the config's settings become
-    constructor arguments (:func:`model_kwargs`). Extra ``kwargs`` (e.g. ``drop_path_rate``) go to
+    A config's settings become constructor arguments (:func:`model_kwargs`); the input size is the
+    name's (``_42`` / ``_84``). Extra ``kwargs`` (e.g. ``drop_path_rate``) go to
     :func:`timm.create_model` and take precedence.
     """
     if isinstance(model, str):
         name = model
     else:
         name = model.name
-        size = model_input_size(name)
-        if model.input_size != size:
-            raise ValueError(f"ModelConfig.input_size={model.input_size} but {name!r} takes {size} x {size} "
-                             f"inputs; use the '_{model.input_size}' variant or set input_size={size}")
         kwargs = {**model_kwargs(name, model), **kwargs}
     model_input_size(name)  # validates the name
     return timm.create_model(name, **kwargs)
+
+
+#: outputs of a spotting model: one regression score per sample (paper Section 2.4)
+NUM_OUTPUTS = 1
+
+
+def spotting_model(name: str, construction: Optional[Mapping[str, Any]] = None, **kwargs) -> nn.Module:
+    """The model the protocols train, the tables count and the spotters load: ``(B, 3, S, S) -> (B, 1)``.
+
+    Args:
+        name: a registered name (:data:`MODEL_NAMES`).
+        construction: its constructor arguments, as :func:`model_kwargs` gives them for a
+            ``ModelConfig`` and as training checkpoints and spotters store them.
+        kwargs: further :func:`timm.create_model` arguments that change no weight shape (e.g.
+            ``device="meta"`` to count parameters without memory).
+    """
+    return create_model(name, num_classes=NUM_OUTPUTS, **dict(construction or {}), **kwargs)
 
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:

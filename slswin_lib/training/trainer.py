@@ -142,14 +142,15 @@ def select_device(device: str = "auto") -> torch.device:
 
 
 def build_model(name: str, seed: int, **model_kwargs: Any) -> nn.Module:
-    """A freshly initialised registered model (``slswin_lib.models``) with one regression output.
+    """A freshly initialised registered model (:func:`slswin_lib.models.spotting_model`), seeded.
 
-    ``model_kwargs`` are passed on to ``create_model`` (e.g. ``drop_path_rate``).
+    ``model_kwargs``: its construction settings (:func:`slswin_lib.models.model_kwargs`), stored in
+    the checkpoint's ``run`` record so the model can be rebuilt from the checkpoint alone.
     """
-    from .. import models
+    from ..models import spotting_model
 
     torch.manual_seed(seed)
-    return models.create_model(name, num_classes=1, **model_kwargs)
+    return spotting_model(name, model_kwargs)
 
 
 def _optimiser(cfg: TrainConfig, model: nn.Module, steps: int):
