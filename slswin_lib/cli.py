@@ -56,7 +56,7 @@ def _threshold_factor(text: str) -> float:
 
 
 def _spot_eval_args(p: argparse.ArgumentParser) -> None:
-    from .config import PROFILES, SPOT_MODES
+    from .config import PAPER_T, PROFILES, SPOT_MODES
 
     defaults = "; ".join(f"{name}: t = {prof.spot.t}, mode {prof.spot.mode}" for name, prof in PROFILES.items())
     p.description = (
@@ -71,7 +71,7 @@ def _spot_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--t", type=_threshold_factor, metavar="T",
                    help="threshold factor t in (0, 1]: a peak of the smoothed scores s is spotted when it reaches "
                         "T = mean(s) + t (max(s) - mean(s)); 1 keeps at most the highest peak, values near 0 keep "
-                        "every peak above the mean (default: the profile's; the paper's is 0.60)")
+                        f"every peak above the mean (default: the profile's; the paper's is {PAPER_T:.2f})")
     p.add_argument("--mode", choices=list(SPOT_MODES),
                    help="interval matching: 'authors' = the authors' code (best-IoU greedy, IoU > 0.5, one FP "
                         "per video without a peak; gives the published counts) or 'megc' = the MEGC rule "
@@ -110,13 +110,16 @@ def _cmd_spot_eval(args: argparse.Namespace) -> int:
 
 # -- spot ---------------------------------------------------------------------------------------
 def _spot_args(p: argparse.ArgumentParser) -> None:
+    from .config import BASELINE_FPS, BASELINE_K, BASELINE_T
+
     p.description = (
         "Spot micro- (ME) and macro-expression (MaE) intervals in one video file (mp4, avi, ...) or "
         "frame folder. Each checkpoint (written by slswin_lib.deploy.export_spotter) carries its model, "
         "k, training fps, threshold t and feature settings; k is rescaled to the video's frame rate, "
         "k_video = max(1, round(k * fps_video / fps_train)). Only the types with a checkpoint are spotted; "
         "with no checkpoint both are spotted by the training-free baseline (mean ROI optical-flow "
-        "magnitude, the paper's CAS(ME)^2 k of ME 6 / MaE 18 at 30 fps, rescaled; t = 0.60). "
+        f"magnitude, the paper's CAS(ME)^2 k of ME {BASELINE_K['me']} / MaE {BASELINE_K['mae']} at "
+        f"{BASELINE_FPS:g} fps, rescaled; t = {BASELINE_T:.2f}). "
         "A maximum of the smoothed scores at the clip's first or last frames is reported when it reaches the "
         "threshold (the MEGC evaluation keeps the paper's rule, which cannot), and an ME interval with at least "
         "half its frames inside a spotted MaE interval is dropped (one label per expression; --keep-overlaps "

@@ -40,6 +40,14 @@ __all__ = [
     "RUNTIME_ONLY",
     "run_digest",
     "check_threshold_factor",
+    "PAPER_T",
+    "BASELINE_K",
+    "BASELINE_FPS",
+    "BASELINE_T",
+    "KNOWN_FPS",
+    "VAL_SAMPLES",
+    "VAL_POINTS",
+    "INTERVAL_RESAMPLES",
     "Fidelity",
     "FIDELITY",
     "AUTHORS_CODE",
@@ -54,6 +62,25 @@ __all__ = [
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
                           "flow_device", "flow_batch", "flow_compile"})
+
+
+#: the paper's threshold factor t (Section 2.5, Fig. 1): T = mean + t (max - mean); the default of
+#: :class:`SpotConfig` and of every function that takes a t
+PAPER_T = 0.60
+#: the training-free baseline scorer of ``spot`` (no checkpoint given): the paper's CAS(ME)^2 k
+#: (Section 2.1) at CAS(ME)^2's frame rate (rescaled to a video's), and the paper's t
+BASELINE_K: dict[str, int] = {"me": 6, "mae": 18}
+BASELINE_FPS = 30.0
+BASELINE_T = PAPER_T
+#: frame rates of the data sets (their readers' defaults), for the spotter checkpoints of those sets
+KNOWN_FPS: dict[str, float] = {"casme2": 30.0, "samm_lv": 200.0, "megc2022_cas": 30.0, "megc2022_samm": 200.0}
+#: held-out samples (a fixed, stratified draw) whose loss is tracked during a fold's training: enough
+#: for a learning curve, few enough that measuring it costs a small share of the fold's time
+VAL_SAMPLES = 128
+#: held-out loss measurements over a training budget when ``TrainConfig.val_every`` is None
+VAL_POINTS = 10
+#: bootstrap resamples (over videos) of the F1 intervals in the result tables
+INTERVAL_RESAMPLES = 2000
 
 
 def _identity_facts(obj: Any) -> Any:
@@ -104,7 +131,7 @@ def check_threshold_factor(where: str, t: Any) -> float:
     """Refuse a spotting threshold factor outside ``(0, 1]``, naming the setting and the reason.
 
     ``t`` sets the threshold ``T = mean + t (max - mean)`` of the smoothed scores (Moilanen et
-    al. 2014; the spotting stage of He, Chen & Zhong 2023, Fig. 1, uses t = 0.60): ``t > 1`` puts
+    al. 2014; the spotting stage of He, Chen & Zhong 2023, Fig. 1, uses :data:`PAPER_T`): ``t > 1`` puts
     T above every score, so nothing is spotted; ``t <= 0`` puts it at or below the mean, so almost
     every bump is.
 
@@ -129,11 +156,11 @@ def check_threshold_factor(where: str, t: Any) -> float:
         value = float(t)
     except (TypeError, ValueError):
         raise ValueError(f"{where} = {t!r} is not a number; the threshold factor t must be in (0, 1], "
-                         "e.g. the paper's 0.60") from None
+                         f"e.g. the paper's {PAPER_T:.2f}") from None
     if not 0.0 < value <= 1.0:
         raise ValueError(f"{where} = {t!r} is outside (0, 1]: t is the threshold factor in "
                          "T = mean + t (max - mean) of the smoothed scores, so t > 1 spots nothing and "
-                         "t <= 0 spots almost every bump; the paper uses t = 0.60")
+                         f"t <= 0 spots almost every bump; the paper uses t = {PAPER_T:.2f}")
     return value
 
 
@@ -159,7 +186,7 @@ class SpotConfig:
     """Spotting (paper Section 2.5) and evaluation (paper Section 3.2)."""
 
     #: threshold factor t in T = mean + t (max - mean); the paper's value.
-    t: float = 0.60
+    t: float = PAPER_T
     #: grid of t searched when t is selected on training subjects only (nested selection).
     t_grid: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 100))
     #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule.

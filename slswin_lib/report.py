@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import INTERVAL_RESAMPLES
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
@@ -108,10 +109,6 @@ def recipe_caption(train) -> str:
         what = f"AdamW lr {train.adamw_lr:g}, {train.lr_decay}"
         budget = f"{train.steps} steps"
     return f"recipe {train.recipe} ({what}, {budget}, batch {train.batch_size}, {train.schedule} schedule)"
-
-
-#: bootstrap resamples of the F1 intervals in the comparison tables
-INTERVAL_RESAMPLES = 2000
 
 
 def _interval(per_video: pd.DataFrame) -> tuple[float, float]:

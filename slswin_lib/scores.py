@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import check_threshold_factor
+from .config import PAPER_T, check_threshold_factor
 from .evaluation import Counts, evaluate, match_video, metrics_table
 from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
@@ -202,7 +202,7 @@ def released_expected(dataset: str = "casme2") -> pd.DataFrame:
     return pd.read_csv(path).set_index("type")
 
 
-def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
+def spot_score_set(scores: ScoreSet, t: float = PAPER_T, mode: str = "authors"
                    ) -> tuple[Counts, pd.DataFrame, dict[str, SpotResult]]:
     """Spot every video of a score set at threshold factor ``t`` and evaluate it.
 

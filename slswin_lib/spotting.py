@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-from .config import check_choice, check_threshold_factor
+from .config import PAPER_T, check_choice, check_threshold_factor
 
 __all__ = ["EDGE_RULES", "SpotResult", "smooth_scores", "moilanen_threshold", "spot", "spot_smoothed",
            "covered_by"]
@@ -99,14 +99,14 @@ def moilanen_threshold(smoothed: np.ndarray, t: float) -> float:
     return mean + t * (float(np.max(smoothed)) - mean)
 
 
-def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = None,
+def spot(scores: np.ndarray, k: int, t: float = PAPER_T, *, window: int | None = None,
          distance: int | None = None, video: str = "", edges: str = "paper") -> SpotResult:
     """Spot expression intervals in one video's per-frame scores (paper Section 2.5).
 
     Args:
         scores: ``(n_frames - k,)`` per-frame scores, score ``j`` for frames ``[j, j + k]``.
         k: half the mean expression length of the expression type (paper Section 2.1).
-        t: threshold factor in ``(0, 1]`` (paper: 0.60).
+        t: threshold factor in ``(0, 1]`` (paper: :data:`~slswin_lib.config.PAPER_T`).
         window: smoothing window; default ``2k``.
         distance: minimum number of samples between peaks; default ``k``.
         video: name used in error messages.
@@ -125,7 +125,7 @@ def spot(scores: np.ndarray, k: int, t: float = 0.60, *, window: int | None = No
     return spot_smoothed(smooth_scores(scores, window, video=video), k, t, distance=distance, edges=edges)
 
 
-def spot_smoothed(smoothed: np.ndarray, k: int, t: float = 0.60, *, distance: int | None = None,
+def spot_smoothed(smoothed: np.ndarray, k: int, t: float = PAPER_T, *, distance: int | None = None,
                   edges: str = "paper") -> SpotResult:
     """The threshold, peak and interval steps of :func:`spot` on an already smoothed curve.
 

@@ -124,3 +124,25 @@ def test_readme_table_is_generated(tmp_path):
                                "| t |\n<!-- fidelity:end -->\nb\n")
     assert readme_block(doc, "results") == "old\n" and readme_block(doc, "other") is None
     assert not update_readme(doc, "y", block="other")
+
+
+def test_result_changing_constants_live_in_config():
+    """One source: the modules that use these settings take them from config (the same objects)."""
+    import inspect
+
+    from slswin_lib import config, deploy, report, scores, spotting
+    from slswin_lib.experiment import folds
+    from slswin_lib.training import trainer
+
+    assert config.PAPER_T == 0.60 and config.SpotConfig().t == config.PAPER_T == config.BASELINE_T
+    assert deploy.BASELINE_K is config.BASELINE_K and config.BASELINE_K == {"me": 6, "mae": 18}
+    assert deploy.BASELINE_FPS == config.BASELINE_FPS == 30.0 and deploy.BASELINE_T == config.BASELINE_T
+    assert deploy.KNOWN_FPS is config.KNOWN_FPS and config.KNOWN_FPS["samm_lv"] == 200.0
+    assert folds.VAL_SAMPLES == config.VAL_SAMPLES == 128 and trainer.VAL_POINTS == config.VAL_POINTS == 10
+    assert report.INTERVAL_RESAMPLES == config.INTERVAL_RESAMPLES == 2000
+    for fn in (spotting.spot, spotting.spot_smoothed, scores.spot_score_set):
+        assert inspect.signature(fn).parameters["t"].default == config.PAPER_T, fn.__name__
+    for module in (deploy.spot, deploy.checkpoint, folds, trainer, report):
+        for name in ("BASELINE_K", "BASELINE_FPS", "BASELINE_T", "KNOWN_FPS", "VAL_SAMPLES", "VAL_POINTS",
+                     "INTERVAL_RESAMPLES"):
+            assert f"\n{name} =" not in inspect.getsource(module) and f"\n{name}:" not in inspect.getsource(module)

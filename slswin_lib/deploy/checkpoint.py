@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import RUNTIME_ONLY, FeatureConfig, Profile, resolve_profile, run_digest
+from ..config import KNOWN_FPS, RUNTIME_ONLY, FeatureConfig, Profile, resolve_profile, run_digest
 
 __all__ = ["SPOTTER_FORMAT", "EXPRESSION_TYPES", "KNOWN_FPS", "SpotterError", "export_spotter", "load_spotter",
            "rescale_k", "deploy_t", "feature_config_to_dict", "feature_config_from_dict", "spotter_table"]
@@ -40,8 +40,6 @@ __all__ = ["SPOTTER_FORMAT", "EXPRESSION_TYPES", "KNOWN_FPS", "SpotterError", "e
 SPOTTER_FORMAT = "slswin-spotter"
 #: 2: the model's construction settings (``model_kwargs``) are stored
 _FORMAT_VERSION = 2
-#: frame rates of the data sets (their readers' defaults), for checkpoints of those sets
-KNOWN_FPS: dict[str, float] = {"casme2": 30.0, "samm_lv": 200.0, "megc2022_cas": 30.0, "megc2022_samm": 200.0}
 #: the expression types a spotter is trained for
 EXPRESSION_TYPES = ("me", "mae")
 

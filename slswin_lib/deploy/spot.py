@@ -40,19 +40,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import FeatureConfig, Profile, resolve_profile
+from ..config import BASELINE_FPS, BASELINE_K, BASELINE_T, FeatureConfig, Profile, resolve_profile
 from .checkpoint import EXPRESSION_TYPES, SpotterError, load_spotter, rescale_k
 
 __all__ = ["BASELINE_K", "BASELINE_FPS", "BASELINE_T", "BASELINE_SCORER", "BASELINE_T_SOURCE", "INTERVAL_COLUMNS",
            "OVERLAP_COVERAGE", "TypeSpotting", "VideoSpotting", "rules_text", "summary_lines", "spot_report", "respot",
            "spot_video", "plot_video_spotting", "apex_montage"]
 
-#: training-free baseline: the paper's CAS(ME)^2 k (Section 2.1) at 30 fps, and the paper's t
-BASELINE_K: dict[str, int] = {"me": 6, "mae": 18}
-BASELINE_FPS = 30.0
-BASELINE_T = 0.60
+#: the training-free baseline's settings (BASELINE_K, BASELINE_FPS, BASELINE_T) are in slswin_lib.config
 BASELINE_SCORER = "baseline (mean ROI flow magnitude, training-free)"
-BASELINE_T_SOURCE = "the baseline's fixed t (the paper's 0.60, Section 2.5)"
+BASELINE_T_SOURCE = f"the baseline's fixed t (the paper's {BASELINE_T:.2f}, Section 2.5)"
 #: one label per expression: an ME interval with at least this fraction of its frames inside one MaE
 #: interval of the same clip is dropped (module docs)
 OVERLAP_COVERAGE = 0.5
@@ -340,7 +337,7 @@ def spot_video(video_or_path, *, me: str | os.PathLike | None = None, mae: str |
     ``cache_dir("features")``), every sample is scored by the model and spotted with the checkpoint's
     t and the rescaled k. Only the given types are spotted. With **no** checkpoint both types are
     spotted by the training-free baseline (mean ROI flow magnitude, :data:`BASELINE_K` at 30 fps
-    rescaled, t = 0.60; features of ``profile``); a line says so and the ``scorer`` column reads
+    rescaled, t = :data:`~slswin_lib.config.BASELINE_T`; features of ``profile``); a line says so and the ``scorer`` column reads
     ``baseline``. Maxima at the clip's edges are reported and an ME inside a MaE interval is dropped
     unless told otherwise (module docs, "Rules for a user's own clip").
 

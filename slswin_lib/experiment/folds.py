@@ -17,16 +17,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..config import TrainConfig, run_digest
+from ..config import VAL_SAMPLES, TrainConfig, run_digest
 from ..io import save_npz_atomic
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
 __all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES"]
 
-#: held-out samples (a fixed, stratified draw) whose loss is tracked during training: enough for a
-#: learning curve, few enough that measuring it costs a small share of the fold's time
-VAL_SAMPLES = 128
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def _features(source: Any) -> np.ndarray:
 
 
 def _validation_draw(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most :data:`VAL_SAMPLES` held-out samples, positives and negatives in their proportion."""
+    """At most :data:`~slswin_lib.config.VAL_SAMPLES` held-out samples, positives and negatives in their proportion."""
     if len(y) <= VAL_SAMPLES:
         return x, y
     rng = np.random.default_rng(seed)

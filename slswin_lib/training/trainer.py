@@ -34,14 +34,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import RUNTIME_ONLY, TrainConfig, run_digest
+from ..config import RUNTIME_ONLY, VAL_POINTS, TrainConfig, run_digest
 from ..io import atomic_path
 
 __all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "select_device", "build_model",
            "plan_stages"]
 
-#: validation points over the budget when ``TrainConfig.val_every`` is None
-VAL_POINTS = 10
 
 
 class TrainingError(RuntimeError):
@@ -232,7 +230,7 @@ def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, chec
         checkpoint: file written atomically after every epoch (and read to resume).
         groups: ``(N,)`` subject of each sample; required by ``cfg.schedule="per_subject"``.
         val: held-out ``(x_val, y_val)`` (shapes as ``x``, ``y``): their loss is measured before
-            training, every ``cfg.val_every`` steps (default: :data:`VAL_POINTS` points over the
+            training, every ``cfg.val_every`` steps (default: :data:`~slswin_lib.config.VAL_POINTS` points over the
             budget) and after the last step, into :attr:`History.val_loss`.
         meta: extra facts stored in the checkpoint (e.g. k, fps, labelling, fold).
         model_kwargs: extra ``create_model`` keyword arguments (e.g. ``drop_path_rate``).
