@@ -391,3 +391,13 @@ def test_spotting_model_is_the_trained_construction():
     assert M.count_params(authors) == 63_918_337 and M.count_params(timm_vit) == 85_179_649
     trained = build_model("vit_base_patch6_42", 0, **M.model_kwargs("vit_base_patch6_42", cfg))
     assert M.count_params(trained) == M.count_params(authors) and trained.num_classes == M.NUM_OUTPUTS
+
+
+def test_removed_dead_code_stays_removed():
+    """The query-row selection of window attention and the one-off flow helper had no caller."""
+    import inspect
+
+    from slswin_lib.features import flow
+
+    assert list(inspect.signature(M.LocalityWindowAttention.attend).parameters) == ["self", "q", "k", "v", "mask"]
+    assert not hasattr(flow, "compute_flow")

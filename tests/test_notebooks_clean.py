@@ -5,6 +5,8 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: notebooks that read no data set (03: the models; 09: the authors' released scores ship with the package)
+DATA_FREE = ("03_model.ipynb", "09_released_predictions.ipynb")
 
 
 def test_there_are_numbered_notebooks():
@@ -19,8 +21,24 @@ def test_notebook_is_stripped_and_has_one_parameters_cell(path):
         f"{path.name} carries outputs: strip them before committing"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is code[0], f"{path.name}: first code cell must be the only 'parameters' cell"
-    for name in ("profile", "dataset", "data_root", "figures"):
+    data = ("dataset", "data_root") if path.name not in DATA_FREE else ()
+    for name in ("profile", *data, "figures"):
         assert f"{name} =" in tagged[0].source, f"{path.name}: parameters cell lacks {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_parameter_is_used(path):
+    """A parameter that no cell reads is dead (changing it would silently do nothing)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = next(c for c in code if "parameters" in c.metadata.get("tags", []))
+    assigned = [t.id for n in ast.parse(params.source).body if isinstance(n, ast.Assign) for t in n.targets
+                if isinstance(t, ast.Name)]
+    used = {n.id for c in code if c is not params for n in ast.walk(ast.parse(c.source))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    assert [a for a in assigned if a not in used] == [], f"{path.name}: parameters no cell reads"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["FLOW_METHODS", "FlowComputer", "compute_flow", "optical_strain", "end_point_error",
+__all__ = ["FLOW_METHODS", "FlowComputer", "optical_strain", "end_point_error",
            "flow_to_rgb"]
 
 #: supported methods and the parameters each accepts (all optional; OpenCV defaults otherwise)
@@ -131,12 +131,6 @@ class FlowComputer:
         for n in range(len(prev)):
             out[n] = self(prev[n], nxt[n])
         return out
-
-
-def compute_flow(prev: np.ndarray, nxt: np.ndarray, method: str = "tvl1",
-                 params: Mapping[str, Any] | None = None) -> np.ndarray:
-    """One-off flow (creates the estimator each call; use :class:`FlowComputer` in loops)."""
-    return FlowComputer(method, params)(prev, nxt)
 
 
 def optical_strain(u: np.ndarray, v: np.ndarray) -> np.ndarray:

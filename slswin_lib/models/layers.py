@@ -289,25 +289,19 @@ class LocalityWindowAttention(WindowAttention):
             bias = bias + diagonal_mask(self.window_area, dtype, bias.device)
         return bias
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor] = None,
-               rows: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Attention of windowed q, k, v.
 
         Args:
-            q: queries (B*nW, nH, Q, hd); Q = N, or the selected rows when ``rows`` is given.
-            k, v: keys and values (B*nW, nH, N, hd).
+            q, k, v: queries, keys and values (B*nW, nH, N, hd).
             mask: SW-MSA shift mask (nW, N, N) or None.
-            rows: (nW, Q) in-window indices of the queries in ``q`` (per window), or None for all N.
 
         Returns:
-            (B*nW, Q, nH*hd).
+            (B*nW, N, nH*hd).
         """
         B_, nH, Q, hd = q.shape
         bias = self.attention_bias(mask, q.dtype)
-        if rows is not None:
-            nW = rows.shape[0]
-            bias = bias.expand(nW, -1, -1, -1)[torch.arange(nW, device=rows.device)[:, None], :, rows]
-            bias = bias.permute(0, 2, 1, 3)  # nW, nH, Q, N
         q = self._scaled_q(q)
         drop = self.attn_drop.p if self.training else 0.
         nW = bias.shape[0]
