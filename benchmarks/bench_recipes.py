@@ -43,7 +43,7 @@ def held_out_arrays(es, held_out, cfg):
     """Model inputs, pseudo labels and baseline scores of the held-out videos, pooled."""
     from slswin_lib.features.preprocess import roi_flow_magnitude
     from slswin_lib.training.labels import make_labels
-    from slswin_lib.training.samples import to_model_input
+    from slswin_lib.features.preprocess import to_model_input
 
     test = [i for i in es.infos if i.subject in held_out]
     x = np.concatenate([to_model_input(es.features[i.key]) for i in test])

@@ -79,8 +79,9 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
     """
     import matplotlib.pyplot as plt
 
-    from .features.extract import ArrayVideo, raw_features, track_face
     from .features.flow import flow_to_rgb
+    from .features.pairs import raw_features
+    from .features.tracking import ArrayVideo, track_face
     from .features.preprocess import config_sizes, minmax_normalise, preprocess_sample
 
     pair = ArrayVideo(getattr(video, "key", "video"), [video.frame(onset), video.frame(onset + k)], video.fps)
@@ -216,7 +217,7 @@ def plot_mosaics(sets: Mapping[int, object]):
     """
     import matplotlib.pyplot as plt
 
-    from .training.samples import to_model_input
+    from .features.preprocess import to_model_input
 
     first = next(iter(sets.values()))
     info = max(first.infos, key=lambda i: len(i.intervals))

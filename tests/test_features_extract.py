@@ -131,13 +131,13 @@ def test_dask_scheduler(pexels_frames, tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_face_track_is_computed_once_for_every_k(pexels_frames, tmp_path, monkeypatch, workers):
-    from slswin_lib.features import extract
+    from slswin_lib.features import cache, pairs
 
     video = _short(pexels_frames, n=16, key="once")
     first = extract_features([video], 3, FAST, cache_root=tmp_path, workers=workers, progress=False)
-    assert extract.track_file(video, FAST, tmp_path).exists()
+    assert cache.track_file(video, FAST, tmp_path).exists()
     calls = []
-    monkeypatch.setattr(extract, "track_face", lambda *a, **kw: calls.append(1))  # must not be needed
+    monkeypatch.setattr(pairs, "track_face", lambda *a, **kw: calls.append(1))  # must not be needed
     second = extract_features([video], 5, FAST, cache_root=tmp_path, workers=1, progress=False)
     assert calls == [] and second["once"].shape == (11, 42, 42, 3)
     monkeypatch.undo()

@@ -143,7 +143,7 @@ def test_px_scaling_at_the_256_crop(monkeypatch):
     """Table 6 crop: sizes doubled ("with_crop") or the 128 px values kept ("fixed", the authors' code),
     checked on the sizes, the boxes and the mosaic that feature extraction produces."""
     from slswin_lib.config import FeatureConfig
-    from slswin_lib.features import extract
+    from slswin_lib.features import pairs
     from slswin_lib.features.preprocess import config_sizes
 
     fixed = FeatureConfig(face_size=256, roi_size=42, px_scaling="fixed")
@@ -163,11 +163,11 @@ def test_px_scaling_at_the_256_crop(monkeypatch):
     raw = np.ones((256, 256, 3), np.float32)
     raw[115:126, 123:134] += 1.0  # the 11 x 11 box around the nose point
     # the flow (u, v) and the strain of every pair are the raw map's channels
-    monkeypatch.setattr(extract, "pair_flows", lambda crops, k, cfg, **_: np.repeat(raw[None, ..., :2], len(crops) - k, 0))
-    monkeypatch.setattr(extract, "optical_strain", lambda u, v: raw[..., 2].copy())
+    monkeypatch.setattr(pairs, "pair_flows", lambda crops, k, cfg, **_: np.repeat(raw[None, ..., :2], len(crops) - k, 0))
+    monkeypatch.setattr(pairs, "optical_strain", lambda u, v: raw[..., 2].copy())
     crops, pts1 = np.zeros((2, 256, 256), np.uint8), pts[None]
-    out_fixed = extract.pair_features(crops, pts1, 1, fixed)
-    out_scaled = extract.pair_features(crops, pts1, 1, scaled)
+    out_fixed = pairs.pair_features(crops, pts1, 1, fixed)
+    out_scaled = pairs.pair_features(crops, pts1, 1, scaled)
     assert out_fixed.shape == out_scaled.shape == (1, 84, 84, 3)
     # mouth half: far from nose and eyes, so 1 - nose-box mean: 11 x 11 box mean 2; the 21 x 21 box
     # holds the 121 raised pixels: mean (121 * 2 + 320 * 1) / 441

@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 
 from slswin_lib.config import TrainConfig
 from slswin_lib.training.labels import make_labels
-from slswin_lib.training.samples import to_model_input, training_arrays
+from slswin_lib.features.preprocess import to_model_input
+from slswin_lib.training.samples import training_arrays
 from slswin_lib.training.trainer import fit, predict
 
 MODEL = "sl_swin_tiny_patch6_window7_42"

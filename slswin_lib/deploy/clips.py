@@ -48,7 +48,7 @@ class Clip:
     """One cut clip.
 
     Attributes:
-        video: an :class:`~slswin_lib.features.extract.ArrayVideo` of the clip's frames.
+        video: an :class:`~slswin_lib.features.tracking.ArrayVideo` of the clip's frames.
         source: key of the source video; ``start``, ``stop``: its frames ``[start, stop)``.
         placement: one of :data:`PLACEMENTS`; ``expression``: the type of the event it was cut around.
         gt: DataFrame (type, onset, offset) of the events overlapping the clip, in clip frames (inclusive,
@@ -89,7 +89,7 @@ def cut_clips(ds, *, per_placement: int = 4, seed: int = 0) -> list[Clip]:
     Returns:
         ``2 * len(PLACEMENTS) * per_placement`` clips at most (fewer when a type has too few events).
     """
-    from ..features.extract import ArrayVideo
+    from ..features.tracking import ArrayVideo
 
     rng = np.random.default_rng(seed)
     clips: list[Clip] = []

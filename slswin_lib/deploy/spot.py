@@ -171,7 +171,7 @@ def spot_report(video_or_path, *, me: str | os.PathLike | None = None, mae: str 
         edges, keep_overlaps: the rules for a user's clip (module docs); ``edges="paper",
             keep_overlaps=True`` is the paper's per-type spotting.
     """
-    from ..training.samples import to_model_input
+    from ..features.preprocess import to_model_input
     from ..training.trainer import predict
 
     video, vfps, vid, path = _open_video(video_or_path, fps)
@@ -418,7 +418,7 @@ def apex_montage(video_or_path, table: pd.DataFrame, *, fps: float | None = None
     lm = None
     if crop_face:
         from ..features.crop import crop_face as crop, face_box
-        from ..features.extract import landmark_model_path, landmarker
+        from ..features.tracking import landmark_model_path, landmarker
 
         lm = landmarker(landmark_model_path(), FeatureConfig())
     for row, e in enumerate(types):

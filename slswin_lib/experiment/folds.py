@@ -99,7 +99,8 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     import torch
 
     from ..training.labels import make_labels
-    from ..training.samples import to_model_input, training_arrays
+    from ..features.preprocess import to_model_input
+    from ..training.samples import training_arrays
     from ..training.trainer import TrainingError, fit, predict
 
     fold = Path(job.fold_dir)

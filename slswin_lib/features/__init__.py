@@ -14,7 +14,7 @@ _EXPORTS = {
     "LandmarkError": "landmarks",
     "extract_features": "extract", "extract_video": "extract", "ArrayVideo": "extract",
     "FeatureError": "extract", "cache_file": "extract", "load_cached": "extract",
-    "minmax_normalise": "preprocess", "roi_flow_magnitude": "preprocess",
+    "minmax_normalise": "preprocess", "roi_flow_magnitude": "preprocess", "to_model_input": "preprocess",
     "FlowComputer": "flow", "optical_strain": "flow", "flow_to_rgb": "flow",
 }
 

@@ -27,7 +27,7 @@ from .landmarks import DLIB68, NOSE_POINT
 
 __all__ = ["PreprocessSizes", "scaled_sizes", "config_sizes", "nose_box", "remove_head_motion",
            "eye_polygons", "mask_eyes", "roi_boxes", "roi_mosaic", "preprocess_sample", "minmax_normalise",
-           "roi_flow_magnitude"]
+           "to_model_input", "roi_flow_magnitude"]
 
 #: crop size at which nose box, eye growth and ROI margin are specified (paper Section 2.2)
 REFERENCE_FACE = 128
@@ -180,6 +180,16 @@ def minmax_normalise(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     lo = x.min(axis=(-3, -2), keepdims=True)
     hi = x.max(axis=(-3, -2), keepdims=True)
     return ((x - lo) / np.maximum(hi - lo, eps)).astype(np.float32)
+
+
+def to_model_input(x: np.ndarray) -> np.ndarray:
+    """The inference transform, shared by training (held-out inputs) and deployment (spotting a video):
+    ``(N, S, S, 3)`` features -> ``(N, 3, S, S)`` contiguous float32, min-max normalised per sample.
+
+    >>> (to_model_input(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2))[0, 0] * 3).round(4).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
+    return np.ascontiguousarray(minmax_normalise(x).transpose(0, 3, 1, 2))
 
 
 def roi_flow_magnitude(features: np.ndarray) -> np.ndarray:

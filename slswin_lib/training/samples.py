@@ -7,7 +7,7 @@ import numpy as np
 
 from ..config import TrainConfig
 
-__all__ = ["downsample_negatives", "augment_positives", "to_model_input", "training_arrays"]
+__all__ = ["downsample_negatives", "augment_positives", "training_arrays"]
 
 
 def downsample_negatives(labels: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
@@ -65,13 +65,6 @@ def augment_positives(x: np.ndarray, rng: np.random.Generator, *, blur_ksize: in
     blurred = np.stack([cv2.GaussianBlur(s, (blur_ksize, blur_ksize), 0) for s in x]) if len(x) else x
     noisy = np.clip(x + rng.normal(0.0, noise_std, size=x.shape).astype(np.float32), low, high)
     return np.concatenate([flipped, blurred, noisy]).astype(np.float32)
-
-
-def to_model_input(x: np.ndarray) -> np.ndarray:
-    """``(N, S, S, 3)`` features -> ``(N, 3, S, S)`` contiguous float32, min-max normalised."""
-    from ..features.preprocess import minmax_normalise
-
-    return np.ascontiguousarray(minmax_normalise(x).transpose(0, 3, 1, 2))
 
 
 def training_arrays(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], cfg: TrainConfig, *,
