@@ -61,13 +61,14 @@ def clip(smoke_ds, tmp_path_factory):
 @pytest.fixture(scope="session")
 def spotters(smoke_ds, tmp_path_factory):
     """Smoke-profile spotters (1 epoch) for both types: {type: (path, ExpressionSet)}."""
+    from slswin_lib.config import get_profile
     from slswin_lib.experiment import expression_set
 
     out = tmp_path_factory.mktemp("spotters")
     result = {}
     for e in ("me", "mae"):
         es = expression_set(smoke_ds, e, "smoke", progress=False)
-        result[e] = (export_spotter(es, "smoke", out=out, progress=False), es)
+        result[e] = (export_spotter(es, get_profile("smoke"), out=out, progress=False), es)
     return result
 
 

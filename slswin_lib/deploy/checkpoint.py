@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import KNOWN_FPS, RUNTIME_ONLY, FeatureConfig, Profile, resolve_profile, run_digest
+from ..config import KNOWN_FPS, RUNTIME_ONLY, FeatureConfig, Profile, run_digest
 
 __all__ = ["SPOTTER_FORMAT", "EXPRESSION_TYPES", "KNOWN_FPS", "SpotterError", "export_spotter", "load_spotter",
            "rescale_k", "deploy_t", "feature_config_to_dict", "feature_config_from_dict", "spotter_table"]
@@ -80,7 +80,7 @@ def feature_config_from_dict(d: Mapping[str, Any], where: str) -> FeatureConfig:
 
 
 # -- export ----------------------------------------------------------------------------------------
-def deploy_t(es, profile: str | Profile, model_name: str | None = None) -> tuple[float, str]:
+def deploy_t(es, p: Profile, model_name: str | None = None) -> tuple[float, str]:
     """Threshold factor t for a model trained on all of ``es``, and where it came from.
 
     If a full LOSO score set of the same model, expression set, k and features exists (notebook 04/05),
@@ -91,7 +91,6 @@ def deploy_t(es, profile: str | Profile, model_name: str | None = None) -> tuple
     from ..experiment import find_loso_run
     from ..scores import load_score_set, t_sweep
 
-    p = resolve_profile(profile)
     model_name = model_name or p.model.name
     run = find_loso_run(p, es, model_name, p.train.labelling)
     if run is None:
@@ -103,7 +102,7 @@ def deploy_t(es, profile: str | Profile, model_name: str | None = None) -> tuple
                               f"scores of {run}")
 
 
-def export_spotter(es, profile: str | Profile, *, model_name: str | None = None, t: float | None = None,
+def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: float | None = None,
                    out: str | os.PathLike | None = None, fps: float | None = None,
                    progress: bool = True) -> Path:
     """Train one model on every video of ``es`` and write a deployable ``spotter_<expression>.pt``.
@@ -133,7 +132,7 @@ def export_spotter(es, profile: str | Profile, *, model_name: str | None = None,
     from ..io import atomic_path
     from ..training.trainer import load_checkpoint
 
-    p = resolve_profile(profile)
+    p = profile
     model_name = model_name or p.model.name
     expression = es.expression
     if expression not in EXPRESSION_TYPES:

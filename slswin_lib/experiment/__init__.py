@@ -11,9 +11,12 @@ evaluation -> report``; :mod:`slswin_lib.deploy` builds on this package):
   :func:`megc2022`, :func:`baseline`
 * :mod:`~slswin_lib.experiment.runs`       run folders, manifests, fold records, finding a run again
 
->>> ds = open_dataset("smoke")                                     # doctest: +SKIP
->>> me = expression_set(ds, "me", "smoke")                          # doctest: +SKIP
->>> scores = loso(me, "smoke")                                      # doctest: +SKIP
+Settings travel one road: resolve the profile once, pass the :class:`~slswin_lib.config.Profile` down.
+
+>>> p = resolve_profile("smoke")                                    # doctest: +SKIP
+>>> ds = open_dataset(p)                                            # doctest: +SKIP
+>>> me = expression_set(ds, "me", p)                                # doctest: +SKIP
+>>> scores = loso(me, p)                                            # doctest: +SKIP
 """
 from .folds import FoldJob, FoldResult, fold_identity, local_cluster, map_folds, train_fold
 from .protocols import ablation_loso, baseline, loso, megc2022, run_tag, train_all

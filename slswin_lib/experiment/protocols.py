@@ -12,6 +12,9 @@ Each protocol writes a *score set* (``scores.npz``, ``videos.csv``, ``gt.csv``, 
 authors' released predictions, :mod:`slswin_lib.scores`) plus ``manifest.json`` to its run folder
 (:mod:`slswin_lib.experiment.runs`), so trained models are spotted and evaluated by the same code
 as the released scores. Everything is resumable (:mod:`slswin_lib.experiment.folds`).
+
+Every protocol takes the resolved :class:`~slswin_lib.config.Profile` (a notebook or command resolves
+it once, :func:`~slswin_lib.config.resolve_profile`), not a profile name.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..config import Profile, resolve_profile, run_digest
+from ..config import Profile, run_digest
 from ..scores import ScoreSet, write_score_set
 from .folds import FoldJob, FoldResult, map_folds, train_fold
 from .runs import run_folder, run_manifest
@@ -62,7 +65,7 @@ def _threads(workers: int) -> int | None:
     return max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else None
 
 
-def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = None,
+def loso(es: ExpressionSet, profile: Profile, *, model_name: str | None = None,
          labelling: str | None = None, subjects: Sequence[str] | None = None,
          out_dir: str | os.PathLike | None = None, workers: int | None = None,
          scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
@@ -80,7 +83,7 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
         workers: parallel folds on a local Dask cluster (default ``profile.train.fold_workers``).
         scheduler_address: an existing Dask scheduler to send the folds to.
     """
-    p = resolve_profile(profile)
+    p = profile
     model_name = model_name or p.model.name
     if labelling is not None and labelling != p.train.labelling:
         p = p.replace(train={"labelling": labelling})
@@ -119,30 +122,29 @@ def loso(es: ExpressionSet, profile: str | Profile, *, model_name: str | None = 
     return write_score_set(out, tested, scores, k_of, name=f"{model_name} {es.expression}", manifest=manifest)
 
 
-def ablation_loso(es: ExpressionSet, profile: str | Profile, *, model_name: str, labelling: str | None = None,
+def ablation_loso(es: ExpressionSet, profile: Profile, *, model_name: str, labelling: str | None = None,
                   scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
     """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
     subjects, at most ``max_train_samples`` training samples and ``steps`` optimiser steps (the
     ``adamw`` recipe) per fold, the held-out loss every ``val_every`` steps (the paper profile: the
     full LOSO, identical to :func:`loso`)."""
-    p = resolve_profile(profile)
-    a = p.ablation
+    a = profile.ablation
     budget = {name: getattr(a, name) for name in ("max_train_samples", "steps", "val_every")
               if getattr(a, name) is not None}
-    p = p.replace(train=budget)
+    p = profile.replace(train=budget)
     subjects = None if a.folds is None else es.subjects[:a.folds]
     return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
                 scheduler_address=scheduler_address, progress=progress)
 
 
-def train_all(es: ExpressionSet, profile: str | Profile, fold_dir: str | os.PathLike, *,
+def train_all(es: ExpressionSet, profile: Profile, fold_dir: str | os.PathLike, *,
               model_name: str | None = None, test: ExpressionSet | None = None, progress: bool = True) -> FoldResult:
     """Train one model on every video of ``es`` (no held-out subject) and score ``test``'s videos.
 
     The model's checkpoint is ``fold_dir/checkpoint.pt``; its record says how it was trained. A
     finished run with the same settings is reused, an interrupted one resumes.
     """
-    p = resolve_profile(profile)
+    p = profile
     model_name = model_name or p.model.name
     check_input_size(es, model_name)
     _check_features(es)
@@ -152,7 +154,7 @@ def train_all(es: ExpressionSet, profile: str | Profile, fold_dir: str | os.Path
     return train_fold(job, progress=progress)
 
 
-def megc2022(train: ExpressionSet, test: ExpressionSet, profile: str | Profile, *, out_dir: str | os.PathLike,
+def megc2022(train: ExpressionSet, test: ExpressionSet, profile: Profile, *, out_dir: str | os.PathLike,
              model_name: str | None = None, progress: bool = True) -> ScoreSet:
     """MEGC 2022: train on all of ``train``, score the unseen ``test`` videos (usually no ground truth).
 
@@ -160,7 +162,7 @@ def megc2022(train: ExpressionSet, test: ExpressionSet, profile: str | Profile, 
     Returns the test videos' score set; spot it and write the submission with
     :func:`slswin_lib.scores.submission_table` and :func:`slswin_lib.scores.write_submission`.
     """
-    p = resolve_profile(profile)
+    p = profile
     model_name = model_name or p.model.name
     if test.k != train.k:
         raise ValueError(f"the test set's features use k = {test.k} but the model is trained with k = {train.k}; "
@@ -175,7 +177,7 @@ def megc2022(train: ExpressionSet, test: ExpressionSet, profile: str | Profile, 
                            name=f"{model_name} {train.expression} MEGC 2022", manifest=manifest)
 
 
-def baseline(es: ExpressionSet, profile: str | Profile | None = None, *,
+def baseline(es: ExpressionSet, profile: Profile | None = None, *,
              out_dir: str | os.PathLike | None = None) -> ScoreSet:
     """The training-free baseline's score set: each sample's score is its mean ROI flow magnitude.
 
@@ -186,15 +188,16 @@ def baseline(es: ExpressionSet, profile: str | Profile | None = None, *,
     """
     from ..features.preprocess import roi_flow_magnitude
 
-    k_from = "all_subjects" if profile is None else resolve_profile(profile).spot.k_from
+    p = profile
+    k_from = "all_subjects" if p is None else p.spot.k_from
     if out_dir is None:
-        if profile is None:
+        if p is None:
             raise ValueError("give the profile (for the run folder) or out_dir")
         tag = "baseline-flow-magnitude" + ("" if k_from == "all_subjects" else "-k_training_subjects")
-        out_dir = run_folder(profile, es.dataset, tag, es.expression)
+        out_dir = run_folder(p, es.dataset, tag, es.expression)
     scores, k_of = {}, {}
     for subject in es.subjects:
-        fold_set = es if k_from == "all_subjects" else es.with_k(es.fold_k(subject, k_from), profile)
+        fold_set = es if k_from == "all_subjects" else es.with_k(es.fold_k(subject, k_from), p)
         for i in fold_set.infos:
             if i.subject == subject:
                 scores[i.key] = roi_flow_magnitude(np.asarray(fold_set.features[i.key])).astype(np.float64)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import Profile, resolve_profile, run_digest
+from ..config import Profile, run_digest
 from ..io import atomic_write_json, repo_root, work_dir
 
 __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
@@ -33,9 +33,9 @@ __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fol
 FOLD_RECORD = "fold.json"
 
 
-def run_folder(profile: str | Profile, dataset: str, *parts: str) -> Path:
-    """``work_dir(profile)/runs/<dataset>/<parts...>`` (created)."""
-    return work_dir(resolve_profile(profile).name, "runs", dataset, *parts)
+def run_folder(profile: Profile, dataset: str, *parts: str) -> Path:
+    """``work_dir(profile.name)/runs/<dataset>/<parts...>`` (created) of a resolved profile."""
+    return work_dir(profile.name, "runs", dataset, *parts)
 
 
 def git_commit() -> str | None:
@@ -178,7 +178,7 @@ def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("notebook")
 
 
-def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -> Path | None:
+def find_loso_run(p: Profile, es, model_name: str, labelling: str) -> Path | None:
     """The newest full-LOSO run folder of this model, expression set, k, labels and feature settings.
 
     The feature settings are compared by their :func:`~slswin_lib.config.run_digest`, as everywhere
@@ -186,13 +186,13 @@ def find_loso_run(profile: str | Profile, es, model_name: str, labelling: str) -
     workers, devices, batch sizes) is found.
 
     Args:
+        p: the resolved profile (its name gives the run folders, its features the settings to match).
         es: the :class:`~slswin_lib.experiment.ExpressionSet` the run was trained on.
 
     Returns:
         The run folder (holding ``scores.npz``, ``videos.csv``, ``gt.csv``, ``manifest.json``), or
         None when no finished run matches.
     """
-    p = resolve_profile(profile)
     features = run_digest(p.features)
     root = run_folder(p, es.dataset)
     found = []

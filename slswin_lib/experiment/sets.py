@@ -115,8 +115,9 @@ class ExpressionSet:
             raise ValueError("k from the training subjects needs the data set: build the set with expression_set()")
         return self.source.compute_k(self.expression, [s for s in self.subjects if s != held_out])
 
-    def with_k(self, k: int, profile: "str | Profile", progress: bool = True) -> "ExpressionSet":
-        """The same videos with features at frame distance ``k`` (extracted and cached when missing)."""
+    def with_k(self, k: int, profile: Profile, progress: bool = True) -> "ExpressionSet":
+        """The same videos with features at frame distance ``k`` (extracted and cached when missing),
+        with the features settings of the resolved ``profile``."""
         if k == self.k:
             return self
         if self.source is None:
@@ -157,12 +158,12 @@ def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None
     return ExpressionSet(expression, k, video_infos(sub.videos, expression), feats, ds.name, files, sub)
 
 
-def sized_profile(profile: str | Profile, input_size: int) -> Profile:
+def sized_profile(profile: Profile, input_size: int) -> Profile:
     """The profile for a model input of ``input_size`` (42: the paper; 84: Table 6's doubled variant).
 
     The mosaic side is twice the ROI side, and the face crop scales with it (128 -> 256 px).
     """
-    p = resolve_profile(profile)
+    p = profile
     if input_size % 2:
         raise ValueError(f"input_size must be even (two ROIs side by side), got {input_size}")
     base = p.features
