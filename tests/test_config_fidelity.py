@@ -146,3 +146,18 @@ def test_result_changing_constants_live_in_config():
         for name in ("BASELINE_K", "BASELINE_FPS", "BASELINE_T", "KNOWN_FPS", "VAL_SAMPLES", "VAL_POINTS",
                      "INTERVAL_RESAMPLES"):
             assert f"\n{name} =" not in inspect.getsource(module) and f"\n{name}:" not in inspect.getsource(module)
+
+
+def test_functions_below_the_entry_points_take_the_resolved_profile():
+    """One road: a notebook or command resolves its profile once; these take the Profile, not a name."""
+    import inspect
+
+    from slswin_lib import deploy, experiment
+
+    for fn, arg in [(experiment.loso, "profile"), (experiment.ablation_loso, "profile"),
+                    (experiment.train_all, "profile"), (experiment.megc2022, "profile"),
+                    (experiment.run_folder, "profile"), (experiment.find_loso_run, "p"),
+                    (experiment.sized_profile, "profile"), (experiment.ExpressionSet.with_k, "profile"),
+                    (deploy.deploy_t, "p"), (deploy.export_spotter, "profile")]:
+        assert inspect.signature(fn).parameters[arg].annotation == "Profile", fn.__qualname__
+    assert inspect.signature(experiment.baseline).parameters["profile"].annotation == "Profile | None"
