@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import INTERVAL_RESAMPLES
+from .config import INTERVAL_RESAMPLES, Profile
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
@@ -176,7 +176,7 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
     return pd.concat(rows, names=["method", "threshold", "matching", "type"])
 
 
-def k_from_tables(sets, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     """k from all subjects (the authors' code) beside k from each fold's training subjects.
 
     Args:
@@ -188,10 +188,9 @@ def k_from_tables(sets, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
         held-out subject), and the training-free baseline's F1 under both (:func:`megc2021_table`
         rows), which needs no training, so both choices cost only the features at the extra k values.
     """
-    from .config import resolve_profile
     from .experiment import baseline
 
-    p = resolve_profile(profile)
+    p = profile
     rows = [{"type": e, "held-out subject": s, "k (all subjects)": es.fold_k(s, "all_subjects"),
              "k (training subjects)": es.fold_k(s, "training_subjects")}
             for e, es in sets.items() for s in es.subjects]
@@ -202,7 +201,7 @@ def k_from_tables(sets, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))
 
 
-def fidelity_ablation(ds, profile, *, expression: str = "me", model_name: str | None = None,
+def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", model_name: str | None = None,
                       scheduler_address: str | None = None, progress: bool = True) -> pd.DataFrame:
     """What each authors'-code choice costs: one ablation run per :data:`~slswin_lib.config.FIDELITY` row.
 
@@ -221,11 +220,11 @@ def fidelity_ablation(ds, profile, *, expression: str = "me", model_name: str | 
     """
     import dataclasses
 
-    from .config import FIDELITY, fidelity_variants, resolve_profile
+    from .config import FIDELITY, fidelity_variants
     from .experiment import ablation_loso, expression_set
     from .models import model_input_size
 
-    p = resolve_profile(profile)
+    p = profile
     model_name = model_name or p.model.name
     by_setting = {row.setting: row for row in FIDELITY}
     inert = {"model.vit_variant": "vit" not in model_name, "features.px_scaling": model_input_size(model_name) == 42}

@@ -152,9 +152,10 @@ def test_functions_below_the_entry_points_take_the_resolved_profile():
     """One road: a notebook or command resolves its profile once; these take the Profile, not a name."""
     import inspect
 
-    from slswin_lib import deploy, experiment
+    from slswin_lib import deploy, experiment, report
 
-    for fn, arg in [(experiment.loso, "profile"), (experiment.ablation_loso, "profile"),
+    for fn, arg in [(report.k_from_tables, "profile"), (report.fidelity_ablation, "profile"),
+                    (experiment.loso, "profile"), (experiment.ablation_loso, "profile"),
                     (experiment.train_all, "profile"), (experiment.megc2022, "profile"),
                     (experiment.run_folder, "profile"), (experiment.find_loso_run, "p"),
                     (experiment.sized_profile, "profile"), (experiment.ExpressionSet.with_k, "profile"),
