@@ -1,6 +1,13 @@
 """Feature extraction and preprocessing (paper Sections 2.1-2.2): landmarks, face crop, TV-L1 flow and
 strain, head-motion removal, eye masks and the ROI mosaic; cached, resumable and parallel.
 
+Modules by concern: :mod:`~slswin_lib.features.landmarks` (MediaPipe), :mod:`~slswin_lib.features.crop`,
+:mod:`~slswin_lib.features.flow`, :mod:`~slswin_lib.features.preprocess` (the ROI mosaic and the inference
+transform :func:`~slswin_lib.features.preprocess.to_model_input`), :mod:`~slswin_lib.features.tracking`
+(stage A: face tracking), :mod:`~slswin_lib.features.pairs` (stage B: frame pairs),
+:mod:`~slswin_lib.features.cache` (the feature cache), :mod:`~slswin_lib.features.executors` (process pool,
+Dask) and :mod:`~slswin_lib.features.extract` (the entry point, :func:`extract_features`).
+
 Submodules are imported lazily so that ``import slswin_lib.features`` stays cheap.
 """
 from __future__ import annotations
