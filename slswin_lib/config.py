@@ -53,7 +53,7 @@ __all__ = [
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
-                          "flow_device", "flow_batch", "flow_compile"})
+                          "flow_device", "flow_batch", "flow_compile", "loader_workers"})
 
 
 def _identity_facts(obj: Any) -> Any:
@@ -313,6 +313,9 @@ class TrainConfig:
     device: str = "auto"
     #: folds trained at once on a local Dask cluster (1: in this process)
     fold_workers: int = 1
+    #: loader processes reading training batches ahead of the model (0: read in the training process;
+    #: a few on a GPU, where reading and augmenting would otherwise starve it); not part of the run's identity
+    loader_workers: int = 0
     #: optimisation recipe: "paper" (plain SGD at ``lr``, MSE, ``epochs`` over the data) or "adamw"
     #: (a CPU-practical one: AdamW, MSE, ``steps`` optimiser steps with warm-up and decay)
     recipe: str = "paper"

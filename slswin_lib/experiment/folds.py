@@ -81,20 +81,36 @@ def fold_identity(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int,
                        "signed_u": signed_u})
 
 
-def _features(source: Any) -> np.ndarray:
-    return np.load(source, mmap_mode="r") if isinstance(source, (str, os.PathLike)) else source
+def _validation_draw(features: Sequence[np.ndarray], y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`VAL_SAMPLES` held-out samples, positives and negatives in their proportion.
 
+    Args:
+        features: the held-out videos' ``(n_v, S, S, 3)`` features (memory-mapped: only the drawn
+            samples are read).
+        y: ``(sum n_v,)`` their labels, video after video.
 
-def _validation_draw(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most :data:`VAL_SAMPLES` held-out samples, positives and negatives in their proportion."""
+    Returns:
+        ``(n, 3, S, S)`` model input and ``(n,)`` labels of the drawn samples, in video order.
+    """
+    from ..training.samples import to_model_input
+
     if len(y) <= VAL_SAMPLES:
-        return x, y
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
-    n_pos = min(len(pos), max(1, round(VAL_SAMPLES * len(pos) / len(y)))) if len(pos) else 0
-    idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
-                                  rng.choice(neg, min(len(neg), VAL_SAMPLES - n_pos), replace=False)]))
-    return x[idx], y[idx]
+        idx = np.arange(len(y))
+    else:
+        rng = np.random.default_rng(seed)
+        pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
+        n_pos = min(len(pos), max(1, round(VAL_SAMPLES * len(pos) / len(y)))) if len(pos) else 0
+        idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
+                                      rng.choice(neg, min(len(neg), VAL_SAMPLES - n_pos), replace=False)]))
+    starts = np.cumsum([0] + [len(f) for f in features])
+    video = np.searchsorted(starts, idx, side="right") - 1
+    rows = [np.asarray(features[v][i - starts[v]]) for v, i in zip(video, idx)]
+    return to_model_input(np.stack(rows)), y[idx]
+
+
+def _name(source: Any, key: str) -> str:
+    """A video's name in errors: its feature file, else its key."""
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"features of {key}"
 
 
 def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
@@ -102,7 +118,8 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     import torch
 
     from ..training.labels import make_labels
-    from ..training.samples import to_model_input, training_arrays
+    from ..training.samples import to_model_input
+    from ..training.stream import open_features, training_samples
     from ..training.trainer import TrainingError, fit, predict
 
     fold = Path(job.fold_dir)
@@ -125,21 +142,31 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
         raise TrainingError(f"fold {job.name}: the training videos hold no {job.expression} sample; "
                             "a model cannot learn from negatives only (check the annotations)")
     rng = np.random.default_rng(cfg.seed)
-    x, y, groups = training_arrays([_features(job.inputs[i.key]) for i in job.train], labels, cfg,
-                                   augment=cfg.augment and job.expression == "me", signed_u=job.signed_u,
-                                   rng=rng, groups=[i.subject for i in job.train])
-    test_inputs = {i.key: to_model_input(_features(job.inputs[i.key])) for i in job.test}
+    # streamed: indices over the memory-mapped feature files, samples read when their batch is drawn
+    samples = training_samples([job.inputs[i.key] for i in job.train], labels, cfg,
+                               augment=cfg.augment and job.expression == "me", signed_u=job.signed_u,
+                               rng=rng, groups=[i.subject for i in job.train],
+                               names=[_name(job.inputs[i.key], i.key) for i in job.train])
+    y, groups = samples.y, samples.groups
+    test_inputs = {i.key: open_features(job.inputs[i.key], i.n_frames - k, name=_name(job.inputs[i.key], i.key))
+                   for i in job.test}
+    train_shape = samples.features[0].shape[1:]
+    if any(f.shape[1:] != train_shape for f in test_inputs.values()):
+        raise TrainingError(f"fold {job.name}: the held-out videos' features differ in sample shape from the "
+                            f"training videos' {train_shape}; extract them with the same feature settings")
     val = None
     if job.test:  # held-out loss curve against the held-out videos' labels
-        val = _validation_draw(np.concatenate([test_inputs[i.key] for i in job.test]),
+        val = _validation_draw([test_inputs[i.key] for i in job.test],
                                np.concatenate([make_labels(i.n_frames - k, k, i.intervals, cfg.labelling,
                                                            cfg.pseudo_window) for i in job.test]), cfg.seed)
     t_prepare = time.perf_counter() - t0
-    model, history = fit(job.model_name, x, y, cfg, checkpoint=fold / "checkpoint.pt", groups=groups, val=val,
+    model, history = fit(job.model_name, samples, y, cfg, checkpoint=fold / "checkpoint.pt", groups=groups, val=val,
                          progress=progress, desc=f"fold {job.name}", model_kwargs=dict(job.model_kwargs),
                          meta={"k": k, "expression": job.expression, "labelling": cfg.labelling, "fold": job.name})
     t_train = time.perf_counter() - t0 - t_prepare
-    scores = {key: predict(model, xi, batch_size=cfg.predict_batch_size) for key, xi in test_inputs.items()}
+    scores = {key: predict(model, feats, batch_size=cfg.predict_batch_size, transform=to_model_input,
+                           progress=progress, desc=f"fold {job.name}: {key}")
+              for key, feats in test_inputs.items()}
     record = {"fingerprint": identity, "history": history.as_dict(), "prepare_seconds": t_prepare,
               "train_seconds": t_train, "val_seconds": history.val_seconds,
               "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
