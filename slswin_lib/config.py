@@ -290,6 +290,15 @@ class ModelConfig:
         check_choice("ModelConfig.vit_variant", self.vit_variant, VIT_VARIANTS)
 
 
+#: memory of one fold worker before its fold (torch, slswin, the model) and its growth per training
+#: sample while preparing the streamed fold and training it (indices, their temporaries, the model's
+#: batch-48 working set spread over the samples): benchmarks/bench_scale.py --stage prepare measured
+#: 1.02 GB before and +0.39 GB for the largest SAMM-LV MaE fold (303,495 samples, 42 x 42 input),
+#: i.e. <= 1,290 bytes a sample; map_folds runs no more fold workers at once than fit in memory
+FOLD_BASE_BYTES = 1_100_000_000
+FOLD_BYTES_PER_SAMPLE = 1_300
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training (paper Section 3.3)."""

@@ -22,7 +22,8 @@ from ..io import save_npz_atomic
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
-__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES"]
+__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES",
+           "fold_memory_bytes", "memory_limited_workers"]
 
 #: held-out samples (a fixed, stratified draw) whose loss is tracked during training: enough for a
 #: learning curve, few enough that measuring it costs a small share of the fold's time
@@ -178,6 +179,44 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     return FoldResult(job.name, scores, record)
 
 
+def fold_memory_bytes(job: FoldJob) -> int:
+    """An upper bound of one fold's peak memory: a worker's base (torch, the model, its optimiser,
+    a few batches) plus its streamed training set's indices, from ``benchmarks/bench_scale.py``
+    (:data:`~slswin_lib.config.FOLD_BASE_BYTES`, :data:`~slswin_lib.config.FOLD_BYTES_PER_SAMPLE`),
+    counting every training sample as kept and augmented."""
+    from ..config import FOLD_BASE_BYTES, FOLD_BYTES_PER_SAMPLE
+
+    samples = sum(i.n_frames - job.k for i in job.train) * (4 if job.expression == "me" else 1)
+    return FOLD_BASE_BYTES + FOLD_BYTES_PER_SAMPLE * samples
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to new processes (``MemAvailable``; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_limited_workers(jobs: Sequence[FoldJob], workers: int, available: int | None = None) -> int:
+    """``workers`` lowered so that that many of the largest folds fit in the available memory (at least 1)."""
+    if workers <= 1 or not jobs:
+        return max(1, workers)
+    available = _available_memory() if available is None else available
+    fit = max(1, available // max(fold_memory_bytes(job) for job in jobs))
+    if fit < workers:
+        import warnings
+
+        warnings.warn(f"{workers} fold workers asked for, but a fold needs up to "
+                      f"{max(fold_memory_bytes(j) for j in jobs) / 2**30:.1f} GiB and "
+                      f"{available / 2**30:.1f} GiB are available: running {fit} at once", stacklevel=3)
+    return int(min(workers, fit))
+
+
 #: this process's local Dask clusters, by number of workers (see :func:`local_cluster`)
 _LOCAL_CLUSTERS: dict[int, Any] = {}
 
@@ -205,6 +244,8 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
     or on the cluster at ``scheduler_address``; results in the order of ``jobs``."""
     from tqdm.auto import tqdm
 
+    if scheduler_address is None:
+        workers = memory_limited_workers(jobs, workers)
     bar = tqdm(total=len(jobs), desc="folds", unit="fold", disable=not progress)
     results: list[FoldResult] = []
     if scheduler_address is None and workers <= 1:

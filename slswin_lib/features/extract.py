@@ -31,14 +31,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..config import RUNTIME_ONLY, FeatureConfig, run_digest
-from ..io import atomic_path, cache_dir, save_npz_atomic
+from ..io import atomic_path, cache_dir, check_free_space, save_npz_atomic
 from .crop import crop_face, face_box, to_crop_coords
 from .flow import FlowComputer, optical_strain
 from .landmarks import FaceLandmarker, LandmarkError, fill_missing, model_sha256, to_dlib68
 from .preprocess import config_sizes, minmax_normalise, preprocess_sample, roi_flow_magnitude
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
-           "pair_features", "pair_flows", "flow_features", "DEVICE_FLOWS", "cache_params", "cache_file",
+           "pair_features", "pair_flows", "flow_features", "feature_bytes_per_pair", "cache_bytes_needed", "DEVICE_FLOWS", "cache_params", "cache_file",
            "load_cached", "landmarker", "landmark_model_path", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
@@ -385,6 +385,20 @@ def _picklable(video):
     return video
 
 
+def feature_bytes_per_pair(cfg: FeatureConfig) -> int:
+    """Bytes of one frame pair's ``(2r, 2r, 3)`` float32 ROI mosaic in the feature cache's ``.npy``."""
+    side = 2 * config_sizes(cfg).roi
+    return side * side * 3 * np.dtype(np.float32).itemsize
+
+
+def cache_bytes_needed(videos: Sequence, k: int, cfg: FeatureConfig) -> int:
+    """An upper bound of the cache bytes that extracting ``videos`` writes: the features' ``.npy``
+    (:func:`feature_bytes_per_pair` a pair) and, per frame, the face track (crop, landmarks, box,
+    flag; stored compressed, counted raw) once in the track file and the landmarks again with the features."""
+    per_frame = cfg.face_size ** 2 + 2 * (68 * 2 * 4 + 3 * 8 + 1)
+    return sum((int(v.n_frames) - k) * feature_bytes_per_pair(cfg) + int(v.n_frames) * per_frame for v in videos)
+
+
 def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
                      cache_root: str | os.PathLike | None = None, workers: int | None = None,
                      scheduler_address: str | None = None, progress: bool = True,
@@ -419,6 +433,9 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     _flow(cfg)   # an unknown flow parameter or an unavailable device fails here, before any work
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
     todo = [v for v in videos if not (paths[v.key].exists() and paths[v.key].with_suffix(".npy").exists())]
+    if todo:  # a clear refusal now rather than a full disk hours into the extraction
+        check_free_space(next(iter(paths.values())).parent, cache_bytes_needed(todo, k, cfg),
+                         what=f"the features of {len(todo)} video(s) at k = {k}")
     n_workers = workers if workers is not None else cfg.workers
     n_workers = n_workers or os.cpu_count() or 1
 
