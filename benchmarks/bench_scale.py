@@ -54,6 +54,9 @@ WRITE_CHUNK = 2048
 #: polling interval of the peak-RSS sampler (seconds)
 RSS_POLL = 0.002
 GiB = 2 ** 30
+#: the rows a paper run spends its time in besides training and prediction (the flow row: per device)
+TOTAL_ROWS = ("face tracking", "ROI features")
+PAPER_FLOW = {"cpu": "optical flow tvl1 (cpu)", "cuda": "optical flow tvl1_torch (cuda, float32)"}
 
 
 # -- the real sets' sizes ----------------------------------------------------------------------
@@ -347,6 +350,8 @@ def measure_training(cfg, model_name: str, model_kwargs: dict, device: str, fold
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    rate, peak = timed(lambda: [samples.batch(b) for b in batches], len(batches) * BATCH)
+    rows.append(("streamed batch read (ME: normalise, augment)", "samples", rate, peak))
     steps(batches[:1])                                               # warm-up
     rate, peak = timed(lambda: steps(batches[1:]), TRAIN_STEPS * BATCH)
     rows.append((f"training step (paper, batch {BATCH}, {dev.type})", "samples", rate, peak))
@@ -476,15 +481,21 @@ def main() -> None:
     u = {s: units(s, cfg) for s in SETS}
     unit_key = {"frames": "frames", "pairs": "pairs", "samples": None}
     lines = [f"| stage | unit cost here | {' | '.join(SET_TITLES[s] + ' units' for s in SETS)} | "
-             f"{' | '.join(SET_TITLES[s] + ' h' for s in SETS)} | peak RSS |",
+             f"{' | '.join(SET_TITLES[s] + ' h' for s in SETS)} | peak RSS (process) |",
              "|---|---|" + "---|" * (2 * len(SETS)) + "---|"]
+    total = np.zeros(len(SETS))
+    flow_row = PAPER_FLOW["cuda" if args.device.startswith("cuda") else "cpu"].replace("cuda", args.device)
     for stage, unit, rate, peak in rows:
-        key = unit_key[unit] or ("train" if stage.startswith("training") else "predict")
+        key = unit_key[unit] or ("train" if stage.startswith(("training", "streamed")) else "predict")
         n = [u[s][key] for s in SETS]
+        if stage in TOTAL_ROWS or stage == flow_row or stage.startswith(("training", "prediction")):
+            total += np.array(n) / rate / 3600
         lines.append(f"| {stage} | {rate:,.1f} {unit}/s | " + " | ".join(f"{x:,}" for x in n) + " | "
                      + " | ".join(hours(x, rate) for x in n) + f" | {peak / GiB:.2f} GiB |")
-    lines.append("| spotting + evaluation | s per set | 1 | 1 | 1 | "
+    lines.append(f"| spotting + evaluation | {np.mean(list(spots.values())):.2f} s per set | 1 | 1 | 1 | "
                  + " | ".join(f"{spots[s] / 3600:.4f}" for s in SETS) + " | - |")
+    lines.append(f"| **a paper run** (tracking, {flow_row[len('optical flow '):]}, ROI features, 25 epochs LOSO + the MEGC 2022 model, prediction) | "
+                 "| | | | " + " | ".join(f"**{h:,.0f}**" for h in total) + " | |")
     if not args.no_fold:
         r = run_prepare(argparse.Namespace(set="samm_lv", expression="mae", scratch=args.scratch, device=args.device,
                                            keep=args.keep))
