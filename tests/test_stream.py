@@ -1,4 +1,6 @@
 """Streamed training samples: equal to the training arrays, through fit and train_fold; bad feature files."""
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -66,6 +68,20 @@ def test_batch_loader_with_workers_gives_the_same_batches():
         torch.testing.assert_close(xa, xb, rtol=0, atol=0)
         torch.testing.assert_close(ya, yb, rtol=0, atol=0)
         assert xa.shape == (len(idx), 3, 8, 8) and ya.shape == (len(idx), 1)
+
+
+def test_pickled_samples_reopen_their_files_instead_of_copying_them(tmp_path):
+    feats, labels = _videos(side=42)
+    files = []
+    for i, f in enumerate(feats):
+        files.append(tmp_path / f"v{i}.npy")
+        np.save(files[-1], f)
+    s = training_samples(files, labels, TrainConfig(), augment=True, signed_u=False, rng=np.random.default_rng(0))
+    blob = pickle.dumps(s)
+    assert len(blob) < sum(f.nbytes for f in feats) / 10                # indices and states, not the samples
+    again = pickle.loads(blob)
+    assert all(isinstance(f, np.memmap) for f in again.features)
+    np.testing.assert_array_equal(again.batch(np.arange(len(s))), s.batch(np.arange(len(s))))
 
 
 def test_fit_on_streamed_samples_equals_fit_on_arrays(tmp_path):

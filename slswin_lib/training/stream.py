@@ -16,7 +16,7 @@ pinned memory included, since every batch is a pure function of its indices.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -73,6 +73,12 @@ def open_features(source: Any, n_samples: int | None = None, *, name: str = "fea
     if n_samples is not None and shape[0] != n_samples:
         raise FeatureFileError(f"{label}: {shape[0]} feature samples, expected {n_samples} (n_frames - k); {fix}")
     return feats
+
+
+class _MappedFile(NamedTuple):
+    """A memory-mapped ``.npy`` in a pickle: its path."""
+
+    path: str
 
 
 class TrainingSamples(torch.utils.data.Dataset):
@@ -164,6 +170,19 @@ class TrainingSamples(torch.utils.data.Dataset):
         rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
         rng.bit_generator.state = state
         return np.clip(s + rng.normal(0.0, self.noise_std, size=s.shape).astype(np.float32), low, high)
+
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. for loader workers started by spawn) with memory maps as their files,
+        re-opened on unpickling, so that no feature data is copied."""
+        state = dict(self.__dict__)
+        state["features"] = [_MappedFile(f.filename) if isinstance(f, np.memmap) and f.filename else f
+                             for f in self.features]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["features"] = [np.load(f.path, mmap_mode="r") if isinstance(f, _MappedFile) else f
+                             for f in state["features"]]
+        self.__dict__.update(state)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.__getitems__([i])

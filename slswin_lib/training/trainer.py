@@ -217,7 +217,7 @@ def _record_val(history: History, model: nn.Module, x: torch.Tensor, y: torch.Te
     history.val_seconds += time.perf_counter() - t0
 
 
-def fit(model_name: str, x: "np.ndarray | TrainingSamples", y: np.ndarray, cfg: TrainConfig, *,
+def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: TrainConfig, *,
         checkpoint: str | os.PathLike,
         groups: np.ndarray | None = None, val: tuple[np.ndarray, np.ndarray] | None = None,
         progress: bool = True, desc: str = "", meta: dict | None = None,
