@@ -17,11 +17,13 @@ number of units the real sets hold (their frame counts, k and ground-truth inter
   steps, in a fresh process; and the feature cache's bytes on disk (per frame pair, checked
   against the written files).
 
-Run (the table; about 4 minutes on 2 idle cores, ~10 GB of scratch disk, deleted afterwards)::
+Run (the table; about 7 minutes on 2 shared cores, ~3 of them writing the 9.3 GB of full-size
+SAMM-LV MaE features to ``--scratch``, deleted afterwards unless ``--keep``, which a later run reuses)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py [--device cuda] [--scratch DIR] [--keep]
 
-One full-size SAMM-LV MaE fold's memory (a JSON line)::
+One full-size SAMM-LV MaE fold's memory (a JSON line; ``peak_rss_bytes`` is above the process's
+memory before the fold, ``sample_bytes`` what its samples take as float32 model input)::
 
     .venv/bin/python benchmarks/bench_scale.py --stage prepare --set samm_lv --expression mae --json
 """
@@ -62,14 +64,13 @@ PAPER_FLOW = {"cpu": "optical flow tvl1 (cpu)", "cuda": "optical flow tvl1_torch
 # -- the real sets' sizes ----------------------------------------------------------------------
 @dataclass
 class SetSize:
-    """One expression type of one set: its videos (key, subject, n_frames), k and ground truth."""
+    """One expression type of one set: its videos (key, subject, n_frames, k), k and ground truth."""
 
     name: str
     expression: str
     k: int
     videos: pd.DataFrame        # key, subject, n_frames
-    gt: dict                    # key -> (G, 2) intervals
-    lopo: bool = True           # trained LOSO (False: MEGC 2022 test videos, scored only)
+    gt: dict                    # key -> (G, 2) intervals (MEGC 2022's test videos: none)
 
 
 def set_size(name: str, expression: str) -> SetSize:
@@ -85,12 +86,11 @@ def set_size(name: str, expression: str) -> SetSize:
     elif name == "megc2022":
         t = pd.read_csv(REFERENCE / "scale" / "megc2022_test_videos.csv", dtype=str)
         ks = t[f"k_{expression}"].astype(int)
-        # two sources with their own k: a set per source would be exact; the units (pairs) are
-        # summed per video below, so each video keeps its own k through ``n_frames - k``
+        # two sources with their own k: every video keeps its own (units are summed over n_frames - k)
         v = pd.DataFrame({"subject": t["set"], "video_code": t["video"], "n_frames": t["n_frames"].astype(int),
                           "k": ks})
         v["key"] = v["subject"] + "_" + v["video_code"]
-        return SetSize(name, expression, int(ks.max()), v[["key", "subject", "n_frames", "k"]], {}, lopo=False)
+        return SetSize(name, expression, int(ks.max()), v[["key", "subject", "n_frames", "k"]], {})
     else:
         raise ValueError(f"unknown set {name!r}; choose from {SETS}")
     v["key"] = v["subject"].astype(str) + "_" + v["video_code"].astype(str)
