@@ -61,7 +61,7 @@ __all__ = [
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
-                          "flow_device", "flow_batch", "flow_compile"})
+                          "flow_device", "flow_batch", "flow_compile", "loader_workers"})
 
 
 #: the paper's threshold factor t (Section 2.5, Fig. 1): T = mean + t (max - mean); the default of
@@ -318,6 +318,15 @@ class ModelConfig:
         check_choice("ModelConfig.vit_variant", self.vit_variant, VIT_VARIANTS)
 
 
+#: memory of one fold worker before its fold (torch, slswin, the model) and its growth per training
+#: sample while preparing the streamed fold and training it (indices, their temporaries, the model's
+#: batch-48 working set spread over the samples): benchmarks/bench_scale.py --stage prepare measured
+#: 1.02 GB before and +0.39 GB for the largest SAMM-LV MaE fold (303,495 samples, 42 x 42 input),
+#: i.e. <= 1,290 bytes a sample; map_folds runs no more fold workers at once than fit in memory
+FOLD_BASE_BYTES = 1_100_000_000
+FOLD_BYTES_PER_SAMPLE = 1_300
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training (paper Section 3.3)."""
@@ -341,6 +350,9 @@ class TrainConfig:
     device: str = "auto"
     #: folds trained at once on a local Dask cluster (1: in this process)
     fold_workers: int = 1
+    #: loader processes reading training batches ahead of the model (0: read in the training process;
+    #: a few on a GPU, where reading and augmenting would otherwise starve it); not part of the run's identity
+    loader_workers: int = 0
     #: optimisation recipe: "paper" (plain SGD at ``lr``, MSE, ``epochs`` over the data) or "adamw"
     #: (a CPU-practical one: AdamW, MSE, ``steps`` optimiser steps with warm-up and decay)
     recipe: str = "paper"

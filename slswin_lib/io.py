@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 __all__ = [
     "cache_dir", "atomic_path", "atomic_write_text", "atomic_write_json", "save_npz_atomic",
-    "repo_root", "work_dir", "figures_dir",
+    "repo_root", "work_dir", "figures_dir", "check_free_space", "InsufficientSpaceError",
 ]
 
 
@@ -61,6 +61,30 @@ def save_npz_atomic(target: str | os.PathLike, **arrays: Any) -> Path:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     return Path(target)
+
+
+class InsufficientSpaceError(OSError):
+    """Too little free disk space for what is about to be written."""
+
+
+def check_free_space(folder: str | os.PathLike, needed: int, what: str = "the output") -> int:
+    """Refuse (before a long job starts) when ``folder``'s file system has fewer than ``needed`` bytes free.
+
+    Returns the free bytes. Raises :class:`InsufficientSpaceError` naming the bytes needed, the
+    bytes free and the folder.
+    """
+    import shutil
+
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise InsufficientSpaceError(f"{what} needs {needed / 2**30:.2f} GiB ({needed} bytes) in {folder}, but only "
+                                     f"{free / 2**30:.2f} GiB ({free} bytes) are free there; free some space "
+                                     "or point the cache elsewhere ($SLSWIN_CACHE)")
+    return free
 
 
 def repo_root() -> Path:

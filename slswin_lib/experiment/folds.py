@@ -22,7 +22,8 @@ from ..io import save_npz_atomic
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
-__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES"]
+__all__ = ["FoldJob", "FoldResult", "fold_identity", "train_fold", "map_folds", "local_cluster", "VAL_SAMPLES",
+           "fold_memory_bytes", "memory_limited_workers"]
 
 
 
@@ -78,20 +79,36 @@ def fold_identity(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int,
                        "signed_u": signed_u})
 
 
-def _features(source: Any) -> np.ndarray:
-    return np.load(source, mmap_mode="r") if isinstance(source, (str, os.PathLike)) else source
+def _validation_draw(features: Sequence[np.ndarray], y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`~slswin_lib.config.VAL_SAMPLES` held-out samples, positives and negatives in their proportion.
 
+    Args:
+        features: the held-out videos' ``(n_v, S, S, 3)`` features (memory-mapped: only the drawn
+            samples are read).
+        y: ``(sum n_v,)`` their labels, video after video.
 
-def _validation_draw(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most :data:`~slswin_lib.config.VAL_SAMPLES` held-out samples, positives and negatives in their proportion."""
+    Returns:
+        ``(n, 3, S, S)`` model input and ``(n,)`` labels of the drawn samples, in video order.
+    """
+    from ..features.preprocess import to_model_input
+
     if len(y) <= VAL_SAMPLES:
-        return x, y
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
-    n_pos = min(len(pos), max(1, round(VAL_SAMPLES * len(pos) / len(y)))) if len(pos) else 0
-    idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
-                                  rng.choice(neg, min(len(neg), VAL_SAMPLES - n_pos), replace=False)]))
-    return x[idx], y[idx]
+        idx = np.arange(len(y))
+    else:
+        rng = np.random.default_rng(seed)
+        pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
+        n_pos = min(len(pos), max(1, round(VAL_SAMPLES * len(pos) / len(y)))) if len(pos) else 0
+        idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
+                                      rng.choice(neg, min(len(neg), VAL_SAMPLES - n_pos), replace=False)]))
+    starts = np.cumsum([0] + [len(f) for f in features])
+    video = np.searchsorted(starts, idx, side="right") - 1
+    rows = [np.asarray(features[v][i - starts[v]]) for v, i in zip(video, idx)]
+    return to_model_input(np.stack(rows)), y[idx]
+
+
+def _name(source: Any, key: str) -> str:
+    """A video's name in errors: its feature file, else its key."""
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"features of {key}"
 
 
 def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
@@ -100,7 +117,7 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
 
     from ..training.labels import make_labels
     from ..features.preprocess import to_model_input
-    from ..training.samples import training_arrays
+    from ..training.stream import open_features, training_samples
     from ..training.trainer import TrainingError, fit, predict
 
     fold = Path(job.fold_dir)
@@ -123,21 +140,31 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
         raise TrainingError(f"fold {job.name}: the training videos hold no {job.expression} sample; "
                             "a model cannot learn from negatives only (check the annotations)")
     rng = np.random.default_rng(cfg.seed)
-    x, y, groups = training_arrays([_features(job.inputs[i.key]) for i in job.train], labels, cfg,
-                                   augment=cfg.augment and job.expression == "me", signed_u=job.signed_u,
-                                   rng=rng, groups=[i.subject for i in job.train])
-    test_inputs = {i.key: to_model_input(_features(job.inputs[i.key])) for i in job.test}
+    # streamed: indices over the memory-mapped feature files, samples read when their batch is drawn
+    samples = training_samples([job.inputs[i.key] for i in job.train], labels, cfg,
+                               augment=cfg.augment and job.expression == "me", signed_u=job.signed_u,
+                               rng=rng, groups=[i.subject for i in job.train],
+                               names=[_name(job.inputs[i.key], i.key) for i in job.train])
+    y, groups = samples.y, samples.groups
+    test_inputs = {i.key: open_features(job.inputs[i.key], i.n_frames - k, name=_name(job.inputs[i.key], i.key))
+                   for i in job.test}
+    train_shape = samples.features[0].shape[1:]
+    if any(f.shape[1:] != train_shape for f in test_inputs.values()):
+        raise TrainingError(f"fold {job.name}: the held-out videos' features differ in sample shape from the "
+                            f"training videos' {train_shape}; extract them with the same feature settings")
     val = None
     if job.test:  # held-out loss curve against the held-out videos' labels
-        val = _validation_draw(np.concatenate([test_inputs[i.key] for i in job.test]),
+        val = _validation_draw([test_inputs[i.key] for i in job.test],
                                np.concatenate([make_labels(i.n_frames - k, k, i.intervals, cfg.labelling,
                                                            cfg.pseudo_window) for i in job.test]), cfg.seed)
     t_prepare = time.perf_counter() - t0
-    model, history = fit(job.model_name, x, y, cfg, checkpoint=fold / "checkpoint.pt", groups=groups, val=val,
+    model, history = fit(job.model_name, samples, y, cfg, checkpoint=fold / "checkpoint.pt", groups=groups, val=val,
                          progress=progress, desc=f"fold {job.name}", model_kwargs=dict(job.model_kwargs),
                          meta={"k": k, "expression": job.expression, "labelling": cfg.labelling, "fold": job.name})
     t_train = time.perf_counter() - t0 - t_prepare
-    scores = {key: predict(model, xi, batch_size=cfg.predict_batch_size) for key, xi in test_inputs.items()}
+    scores = {key: predict(model, feats, batch_size=cfg.predict_batch_size, transform=to_model_input,
+                           progress=progress, desc=f"fold {job.name}: {key}")
+              for key, feats in test_inputs.items()}
     record = {"fingerprint": identity, "history": history.as_dict(), "prepare_seconds": t_prepare,
               "train_seconds": t_train, "val_seconds": history.val_seconds,
               "predict_seconds": time.perf_counter() - t0 - t_prepare - t_train,
@@ -147,6 +174,44 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     write_fold_record(fold, record)
     save_npz_atomic(done, **scores)
     return FoldResult(job.name, scores, record)
+
+
+def fold_memory_bytes(job: FoldJob) -> int:
+    """An upper bound of one fold's peak memory: a worker's base (torch, the model, its optimiser,
+    a few batches) plus its streamed training set's indices, from ``benchmarks/bench_scale.py``
+    (:data:`~slswin_lib.config.FOLD_BASE_BYTES`, :data:`~slswin_lib.config.FOLD_BYTES_PER_SAMPLE`),
+    counting every training sample as kept and augmented."""
+    from ..config import FOLD_BASE_BYTES, FOLD_BYTES_PER_SAMPLE
+
+    samples = sum(i.n_frames - job.k for i in job.train) * (4 if job.expression == "me" else 1)
+    return FOLD_BASE_BYTES + FOLD_BYTES_PER_SAMPLE * samples
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to new processes (``MemAvailable``; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_limited_workers(jobs: Sequence[FoldJob], workers: int, available: int | None = None) -> int:
+    """``workers`` lowered so that that many of the largest folds fit in the available memory (at least 1)."""
+    if workers <= 1 or not jobs:
+        return max(1, workers)
+    available = _available_memory() if available is None else available
+    fit = max(1, available // max(fold_memory_bytes(job) for job in jobs))
+    if fit < workers:
+        import warnings
+
+        warnings.warn(f"{workers} fold workers asked for, but a fold needs up to "
+                      f"{max(fold_memory_bytes(j) for j in jobs) / 2**30:.1f} GiB and "
+                      f"{available / 2**30:.1f} GiB are available: running {fit} at once", stacklevel=3)
+    return int(min(workers, fit))
 
 
 #: this process's local Dask clusters, by number of workers (see :func:`local_cluster`)
@@ -176,6 +241,8 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
     or on the cluster at ``scheduler_address``; results in the order of ``jobs``."""
     from tqdm.auto import tqdm
 
+    if scheduler_address is None:
+        workers = memory_limited_workers(jobs, workers)
     bar = tqdm(total=len(jobs), desc="folds", unit="fold", disable=not progress)
     results: list[FoldResult] = []
     if scheduler_address is None and workers <= 1:

@@ -12,16 +12,17 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..config import RUNTIME_ONLY, FeatureConfig, run_digest
 from ..io import atomic_path, cache_dir, save_npz_atomic
+from .preprocess import config_sizes
 from .tracking import FaceTrack, landmark_model_path, model_hash
 
 __all__ = ["CODE_VERSION", "cache_params", "cache_file", "load_cached", "track_file", "load_track", "save_track",
-           "save_features"]
+           "save_features", "feature_bytes_per_pair", "cache_bytes_needed"]
 
 #: bump when a code change alters the features (part of the cache key)
 CODE_VERSION = "1"
@@ -104,3 +105,17 @@ def save_features(path: Path, features: np.ndarray, track: FaceTrack, params: di
     save_npz_atomic(path, pts68=track.pts68,
                     boxes=track.boxes, missing=track.missing,
                     params=np.array(json.dumps(params, sort_keys=True)))
+
+
+def feature_bytes_per_pair(cfg: FeatureConfig) -> int:
+    """Bytes of one frame pair's ``(2r, 2r, 3)`` float32 ROI mosaic in the feature cache's ``.npy``."""
+    side = 2 * config_sizes(cfg).roi
+    return side * side * 3 * np.dtype(np.float32).itemsize
+
+
+def cache_bytes_needed(videos: Sequence, k: int, cfg: FeatureConfig) -> int:
+    """An upper bound of the cache bytes that extracting ``videos`` writes: the features' ``.npy``
+    (:func:`feature_bytes_per_pair` a pair) and, per frame, the face track (crop, landmarks, box,
+    flag; stored compressed, counted raw) once in the track file and the landmarks again with the features."""
+    per_frame = cfg.face_size ** 2 + 2 * (68 * 2 * 4 + 3 * 8 + 1)
+    return sum((int(v.n_frames) - k) * feature_bytes_per_pair(cfg) + int(v.n_frames) * per_frame for v in videos)

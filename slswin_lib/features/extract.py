@@ -25,8 +25,9 @@ from typing import Iterable
 import numpy as np
 
 from ..config import FeatureConfig
-from .cache import (CODE_VERSION, cache_file, cache_params, load_cached, load_track, save_features, save_track,
-                    track_file)
+from ..io import check_free_space
+from .cache import (CODE_VERSION, cache_bytes_needed, cache_file, cache_params, feature_bytes_per_pair, load_cached,
+                    load_track, save_features, save_track, track_file)
 from .executors import dask_task, picklable, run_pool
 from .pairs import DEVICE_FLOWS, extract_video, flow_computer, flow_features, pair_features, pair_flows, raw_features
 from .preprocess import minmax_normalise, roi_flow_magnitude
@@ -34,7 +35,8 @@ from .tracking import (ArrayVideo, FaceTrack, FeatureError, check_length, landma
                        track_face)
 
 __all__ = ["ArrayVideo", "FeatureError", "FaceTrack", "extract_features", "extract_video", "track_face",
-           "pair_features", "pair_flows", "flow_features", "raw_features", "DEVICE_FLOWS", "cache_params", "cache_file",
+           "pair_features", "pair_flows", "flow_features", "raw_features", "feature_bytes_per_pair",
+           "cache_bytes_needed", "DEVICE_FLOWS", "cache_params", "cache_file",
            "track_file", "load_cached", "landmarker", "landmark_model_path", "minmax_normalise",
            "roi_flow_magnitude", "CODE_VERSION"]
 
@@ -73,6 +75,9 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     flow_computer(cfg)   # an unknown flow parameter or an unavailable device fails here, before any work
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
     todo = [v for v in videos if not (paths[v.key].exists() and paths[v.key].with_suffix(".npy").exists())]
+    if todo:  # a clear refusal now rather than a full disk hours into the extraction
+        check_free_space(next(iter(paths.values())).parent, cache_bytes_needed(todo, k, cfg),
+                         what=f"the features of {len(todo)} video(s) at k = {k}")
     n_workers = workers if workers is not None else cfg.workers
     n_workers = n_workers or os.cpu_count() or 1
 

@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from torch import nn
 
 from ..config import RUNTIME_ONLY, VAL_POINTS, TrainConfig, run_digest
 from ..io import atomic_path
+from .stream import TrainingSamples, batch_loader
 
 __all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "select_device", "build_model",
            "plan_stages"]
@@ -215,14 +216,16 @@ def _record_val(history: History, model: nn.Module, x: torch.Tensor, y: torch.Te
     history.val_seconds += time.perf_counter() - t0
 
 
-def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, checkpoint: str | os.PathLike,
+def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: TrainConfig, *,
+        checkpoint: str | os.PathLike,
         groups: np.ndarray | None = None, val: tuple[np.ndarray, np.ndarray] | None = None,
         progress: bool = True, desc: str = "", meta: dict | None = None,
         model_kwargs: dict[str, Any] | None = None) -> tuple[nn.Module, History]:
     """Train ``model_name`` from scratch on ``(x, y)`` with MSE, resuming if possible.
 
     Args:
-        x: ``(N, 3, S, S)`` float32 inputs in [0, 1].
+        x: ``(N, 3, S, S)`` float32 inputs in [0, 1], or :class:`~slswin_lib.training.stream.TrainingSamples`
+            (read batch by batch, ``cfg.loader_workers`` processes ahead, pinned on a GPU).
         y: ``(N,)`` float32 targets (0/1 labels).
         cfg: the recipe (``recipe``, ``lr``/``momentum``/``epochs`` or ``adamw_lr``/
             ``weight_decay``/``warmup_fraction``/``lr_decay``/``steps``), ``batch_size``,
@@ -272,8 +275,12 @@ def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, chec
         torch.set_rng_state(state["rng"])  # drop-path draws continue as in an uninterrupted run
     done_epochs = state["epoch"] if state else 0
     step = state["step"] if state else 0
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
+    if isinstance(x, TrainingSamples):
+        samples, yt = x, torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
+    else:
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
+        samples = None
     if val is not None:
         xv = torch.from_numpy(np.ascontiguousarray(val[0], dtype=np.float32))
         yv = torch.from_numpy(np.ascontiguousarray(val[1], dtype=np.float32)).view(-1, 1)
@@ -302,9 +309,14 @@ def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, chec
                                                  generator=torch.Generator().manual_seed(cfg.seed + epoch)).numpy()]
             n_batches = min(stage.batches_per_epoch, stage.steps - e * stage.batches_per_epoch)
             total, seen, t0 = 0.0, 0, time.perf_counter()
-            for b in range(n_batches):
-                idx = torch.from_numpy(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                xb, yb = xt[idx].to(dev, non_blocking=True), yt[idx].to(dev, non_blocking=True)
+            batches = [order[b * cfg.batch_size:(b + 1) * cfg.batch_size] for b in range(n_batches)]
+            if samples is None:
+                loader = ((xt[torch.from_numpy(i)], yt[torch.from_numpy(i)]) for i in batches)
+            else:
+                loader = batch_loader(samples, batches, workers=cfg.loader_workers, pin_memory=dev.type == "cuda")
+            for b, (xb, yb) in enumerate(loader):
+                idx = batches[b]
+                xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
                 loss = loss_fn(model(xb), yb)
                 if not torch.isfinite(loss):
                     last = f"the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint.exists() \
@@ -339,12 +351,22 @@ def fit(model_name: str, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, *, chec
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 256, device: str | None = None) -> np.ndarray:
-    """Scores of ``(N, 3, S, S)`` inputs -> ``(N,)`` float64 (the regression output)."""
+def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 256, device: str | None = None,
+            transform: Callable[[np.ndarray], np.ndarray] | None = None, progress: bool = False,
+            desc: str = "predict") -> np.ndarray:
+    """Scores of ``(N, 3, S, S)`` inputs -> ``(N,)`` float64 (the regression output).
+
+    With ``transform``, ``x`` is read in batches of ``batch_size`` (e.g. memory-mapped ``(N, S, S, 3)``
+    features) and each batch is turned into model input by ``transform`` (e.g. ``to_model_input``),
+    so the inputs are never held in memory whole; ``progress`` shows a bar with an ETA.
+    """
+    from tqdm.auto import tqdm
+
     dev = next(model.parameters()).device if device is None else select_device(device)
     model.eval()
     out = []
-    for start in range(0, len(x), batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], dtype=np.float32)).to(dev)
+    for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
+        xb = x[start:start + batch_size]
+        xb = torch.from_numpy(np.ascontiguousarray(transform(xb) if transform else xb, dtype=np.float32)).to(dev)
         out.append(model(xb).float().view(-1).cpu().numpy())
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
