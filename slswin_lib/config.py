@@ -143,7 +143,9 @@ def check_threshold_factor(where: str, t: Any) -> float:
 
 #: valid values of the named settings (each refused otherwise, with this list)
 BOOLS = (False, True)
-SPOT_MODES = ("authors", "megc")
+#: interval matching rules (slswin_lib.evaluation.MODES): the authors' code, MEGC one-to-one, the MEGC
+#: 2020 baseline's (no one-to-one) and many-to-one overlap
+SPOT_MODES = ("authors", "megc", "megc2020", "overlap")
 #: optical-flow methods (slswin_lib.features.flow.FLOW_METHODS)
 FLOWS = ("tvl1", "tvl1_torch", "dis", "farneback")
 K_FROM = ("all_subjects", "training_subjects")
@@ -166,7 +168,8 @@ class SpotConfig:
     t: float = 0.60
     #: grid of t searched when t is selected on training subjects only (nested selection).
     t_grid: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 100))
-    #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule.
+    #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule; "megc2020" and
+    #: "overlap" are the peers' rules without one-to-one matching (slswin_lib.evaluation)
     mode: str = "authors"
     #: whose annotations give k (half the mean expression length): "all_subjects" (the authors'
     #: code: the test subject's included) or "training_subjects" (each LOSO fold's own)
