@@ -17,7 +17,7 @@ __all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "re
 #: (heading, notebook, table stems, figure stems, note)
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
     ("The published numbers, reproduced from the authors' released scores", "09_released_predictions",
-     ["09_released_counts", "09_nested_t"], ["09_t_sweep", "09_spotting_example"],
+     ["09_released_counts", "09_nested_t", "09_rescoring"], ["09_t_sweep", "09_rules_t_sweep", "09_spotting_example"],
      "Real CAS(ME)^2 data (the authors' released SL-Swin-T LOSO scores); independent of the profile."),
     ("Tables 2-3: MEGC 2021 LOSO, SL-Swin-T and a training-free baseline", "05_spotting_evaluation",
      ["05_megc2021"], ["05_scores_me", "05_scores_mae"], ""),
@@ -111,7 +111,7 @@ def headline_f1(folder: str | os.PathLike | None = None, *, intervals: bool = Fa
 
 
 #: the ablation tables shown in the README's results block, after the headline F1
-README_TABLES = ("06_table4_architecture", "07_table5_labels", "08_table6_feature_size", "07_fidelity_ablation")
+README_TABLES = ("09_rescoring", "06_table4_architecture", "07_table5_labels", "08_table6_feature_size", "07_fidelity_ablation")
 
 
 def results_block(folder: str | os.PathLike | None = None, *, profile: str = "quick") -> str:

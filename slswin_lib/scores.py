@@ -29,6 +29,7 @@ from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
 
 __all__ = [
+    "counts_grid",
     "ScoreSet",
     "load_score_set",
     "write_score_set",
@@ -220,7 +221,7 @@ def spot_score_set(scores: ScoreSet, t: float = 0.60, mode: str = "authors"
     return counts, per_video, results
 
 
-#: the count columns of :func:`_counts_grid` (TP_pred: the scoring predictions, TP except under "megc2020")
+#: the count columns of :func:`counts_grid` (TP_pred: the scoring predictions, TP except under "megc2020")
 GRID_COUNTS = ("TP", "FP", "FN", "TP_pred")
 
 
@@ -230,7 +231,7 @@ def _counts(c: np.ndarray, mode: str) -> Counts:
     return Counts(tp, fp, fn, tp_pred if mode == "megc2020" else None)
 
 
-def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
+def counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
     """``(n_videos, len(grid), 4)`` :data:`GRID_COUNTS` of every video at every t (smoothing done once).
 
     Raises:
@@ -261,9 +262,11 @@ def _f1(counts: np.ndarray) -> np.ndarray:
     return _f1_of(*np.moveaxis(counts, -1, 0))
 
 
-def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors") -> pd.DataFrame:
-    """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``."""
-    totals = _counts_grid(scores, grid, mode).sum(axis=0)
+def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors", *,
+            grid_counts: np.ndarray | None = None) -> pd.DataFrame:
+    """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``
+    (``grid_counts``: :func:`counts_grid` of this set, when already computed)."""
+    totals = (counts_grid(scores, grid, mode) if grid_counts is None else grid_counts).sum(axis=0)
     rows = [dict(t=float(t), **_counts(c, mode).as_dict()) for t, c in zip(grid, totals)]
     return pd.DataFrame(rows)
 
@@ -283,7 +286,8 @@ def t_sweeps(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "a
 
 
 def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors", *,
-                  per_video: bool = False) -> tuple[pd.DataFrame, ...]:
+                  per_video: bool = False, grid_counts: Mapping[str, np.ndarray] | None = None
+                  ) -> tuple[pd.DataFrame, ...]:
     """Choose t without looking at the test subject (nested leave-one-subject-out selection).
 
     For each held-out subject, t is the grid value with the best F1 pooled over the *other*
@@ -295,6 +299,8 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
         grid: candidate t values.
 
         per_video: also return the held-out counts of every video (for intervals over videos).
+        grid_counts: set name -> its counts at every t of ``grid`` (:func:`counts_grid` with
+            ``mode``), when already computed; default: computed here.
 
     Returns:
         ``(table, folds)``: the metrics table (one row per set plus ``overall``) of the held-out
@@ -304,14 +310,14 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
     grid = list(grid)
     totals, fold_rows, video_rows = {}, [], []
     for name, scores in sets.items():
-        grid_counts = _counts_grid(scores, grid, mode)
+        counts_of = counts_grid(scores, grid, mode) if grid_counts is None else grid_counts[name]
         subj = scores.videos["subject"].astype(str).to_numpy()
         total = _counts(np.zeros(len(GRID_COUNTS)), mode)
         for s in scores.subjects:
-            train = grid_counts[subj != s].sum(axis=0)
+            train = counts_of[subj != s].sum(axis=0)
             best = int(np.argmax(_f1(train)))
-            test = grid_counts[subj == s, best].sum(axis=0)
-            for video, counts in zip(np.asarray(scores.keys)[subj == s], grid_counts[subj == s, best]):
+            test = counts_of[subj == s, best].sum(axis=0)
+            for video, counts in zip(np.asarray(scores.keys)[subj == s], counts_of[subj == s, best]):
                 video_rows.append({"set": name, "subject": s, "video": video, "t": grid[best],
                                    **dict(zip(GRID_COUNTS, map(int, counts)))})
             c = _counts(test, mode)

@@ -230,6 +230,9 @@ def test_seed_determinism():
 @pytest.mark.parametrize("name", ["sl_swin_tiny_patch6_window7_42", "swin_tiny_patch6_window7_42",
                                   "vit_base_patch6_42"])
 def test_bad_input_names_expected_shape(models42, name, shape):
+    # the block-diagonal convolution is the three streams' convolutions, one channel each
+    streams = torch.cat([F.conv2d(x[:, i:i + 1], c.weight, c.bias, padding=2) for i, c in enumerate(model.convs)], 1)
+    torch.testing.assert_close(F.max_pool2d(F.max_pool2d(streams.relu(), 3), 2), feats)
     with pytest.raises(ValueError, match=r"\(B, 3, 42, 42\)"):
         models42[name](torch.rand(*shape))
 
@@ -409,6 +412,9 @@ def test_softnet_shapes_and_parameter_count():
     assert all(float(m.bias.abs().max()) == 0.0 for m in model.modules() if isinstance(m, torch.nn.Linear))
     bound = (6 / (784 + 400)) ** 0.5
     assert float(model.fc.weight.abs().max()) <= bound
+    # the block-diagonal convolution is the three streams' convolutions, one channel each
+    streams = torch.cat([F.conv2d(x[:, i:i + 1], c.weight, c.bias, padding=2) for i, c in enumerate(model.convs)], 1)
+    torch.testing.assert_close(F.max_pool2d(F.max_pool2d(streams.relu(), 3), 2), feats)
     with pytest.raises(ValueError, match=r"\(B, 3, 42, 42\)"):
         model(torch.rand(2, 3, 84, 84))
     assert M.model_kwargs("softnet", ModelConfig(name="softnet", pos_embed_init="normal")) == {}
