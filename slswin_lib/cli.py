@@ -74,8 +74,10 @@ def _spot_eval_args(p: argparse.ArgumentParser) -> None:
                         f"every peak above the mean (default: the profile's; the paper's is {PAPER_T:.2f})")
     p.add_argument("--mode", choices=list(SPOT_MODES),
                    help="interval matching: 'authors' = the authors' code (best-IoU greedy, IoU > 0.5, one FP "
-                        "per video without a peak; gives the published counts) or 'megc' = the MEGC rule "
-                        "(IoU >= 0.5, maximum matching) (default: the profile's)")
+                        "per video without a peak; gives the published counts), 'megc' = the MEGC rule "
+                        "(IoU >= 0.5, maximum matching), 'megc2020' = the MEGC 2020 baseline's (a ground truth "
+                        "found by any prediction at IoU >= 0.5; precision over predictions) or 'overlap' = "
+                        "many-to-one (every prediction at IoU >= 0.5 is a TP) (default: the profile's)")
     p.add_argument("--per-video", metavar="CSV", help="also write the per-video counts to this csv")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 

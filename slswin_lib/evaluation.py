@@ -1,7 +1,8 @@
 """MEGC interval evaluation (paper Section 3.2): IoU matching, TP/FP/FN, precision, recall, F1.
 
-Two matching modes, both with frames counted inclusively
-(``IoU = |W n G| / |W u G|``, an interval ``[a, b]`` holding ``b - a + 1`` frames):
+Four matching modes (:data:`MODES`, ``config.SPOT_MODES``), all with frames counted inclusively
+(``IoU = |W n G| / |W u G|``, an interval ``[a, b]`` holding ``b - a + 1`` frames). The two
+one-to-one rules (each ground truth matched at most once):
 
 ``"megc"``
     The MEGC rule: a spotted interval is a true positive when ``IoU >= 0.5`` with a ground
@@ -13,7 +14,33 @@ Two matching modes, both with frames counted inclusively
     spotted intervals are taken in order and each is compared only with its best-IoU ground
     truth (the first one on ties); it is a true positive when that IoU is ``> 0.5`` strictly and
     that ground truth is still unmatched, else a false positive. A video without any spotted
-    interval adds one false positive (a placeholder prediction in the authors' code).
+    interval adds one false positive (a placeholder prediction in the authors' code). SOFTNet's
+    code, which SL-Swin's ports, counts the same way (genbing99/SoftNet-SpotME, training.py:
+    ``spotting()`` adds a ``[0, 0]`` placeholder when no peak is found and scores with
+    ``MeanAveragePrecision2d`` at IoU 0.5, FN = ground truths - TP).
+
+and the two rules without one-to-one matching, under which several predictions can score on one
+expression (the peers' rules of the published Table 2 rows; issue 22):
+
+``"megc2020"``
+    The MEGC 2020 baseline's rule: a ground truth is *found* when any spotted interval has
+    ``IoU >= 0.5`` with it; recall is over ground truths (found / all), precision over spotted
+    intervals (those with ``IoU >= 0.5`` to some ground truth / all). :class:`Counts` keeps both
+    numerators: ``tp`` = found ground truths, ``tp_pred`` = scoring predictions,
+    ``fp`` = predictions that reach no ground truth, ``fn`` = ground truths not found, and
+    ``F1 = 2 P R / (P + R)``. Not verified against the MEGC 2020 baseline's own script, which is
+    not in the searchable public code; the nearest public script read
+    (hitheyuhong/micro-expression-spotting-challenge, ``casme_evaluation.py``,
+    ``get_TP_FP_and_result``, MEGC 2021) finds a ground truth the same way and counts the same
+    FP and FN, but drops the further predictions on a found ground truth from the count
+    (precision = found / (found + FP)), so its precision differs from this rule's only when
+    two predictions score on one expression.
+``"overlap"``
+    Many-to-one: every spotted interval with ``IoU >= 0.5`` to some ground truth is a true
+    positive (so several can score on one expression), the others false positives; a ground
+    truth that no prediction reaches is a false negative; ``F1 = 2TP / (2TP + FP + FN)``. The
+    rule AUW-GCN's evaluation followed until its 2025 fix (as described in issue 22; the code was
+    not read here).
 
 Unmatched ground truths are false negatives. "Overall" figures pool the counts of several
 types (and data sets). :func:`bootstrap_f1` gives a confidence interval of the pooled F1 over
@@ -40,23 +67,46 @@ __all__ = [
     "bootstrap_f1",
 ]
 
-MODES = ("megc", "authors")
+MODES = ("megc", "authors", "megc2020", "overlap")
+
+
+def _f1_of(tp, fp, fn, tp_pred):
+    """``2 a b / (2 a b + a FN + b FP)`` with ``a = tp_pred``, ``b = tp``: the harmonic mean of
+    precision ``a / (a + FP)`` and recall ``b / (b + FN)`` (``2TP / (2TP + FP + FN)`` when
+    ``a = b``); 0 where nothing was counted. Works on scalars and arrays."""
+    tp, fp, fn, a = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tp_pred))
+    num = 2 * a * tp
+    denom = num + a * fn + tp * fp
+    return np.divide(num, denom, out=np.zeros(np.shape(denom), dtype=np.float64), where=denom > 0)
 
 
 @dataclass(frozen=True)
 class Counts:
-    """True/false positive and false negative counts, with the derived metrics."""
+    """True/false positive and false negative counts, with the derived metrics.
+
+    ``tp_pred`` is the precision's numerator where it differs from the recall's (the
+    ``"megc2020"`` rule counts found ground truths for recall and scoring predictions for
+    precision); None: the same as ``tp`` (the one-to-one rules and ``"overlap"``).
+    """
 
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    tp_pred: int | None = None
 
     def __add__(self, other: "Counts") -> "Counts":
-        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+        both_none = self.tp_pred is None and other.tp_pred is None
+        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn,
+                      None if both_none else self.tp_p + other.tp_p)
+
+    @property
+    def tp_p(self) -> int:
+        """True positives over the spotted intervals (precision's numerator)."""
+        return self.tp if self.tp_pred is None else self.tp_pred
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return self.tp_p / (self.tp_p + self.fp) if self.tp_p + self.fp else 0.0
 
     @property
     def recall(self) -> float:
@@ -64,12 +114,14 @@ class Counts:
 
     @property
     def f1(self) -> float:
-        """``2TP / (2TP + FP + FN)`` (equal to the harmonic mean of precision and recall)."""
-        denom = 2 * self.tp + self.fp + self.fn
-        return 2 * self.tp / denom if denom else 0.0
+        """The harmonic mean of precision and recall (``2TP / (2TP + FP + FN)`` when
+        ``tp_pred`` is None)."""
+        return float(_f1_of(self.tp, self.fp, self.fn, self.tp_p))
 
     def as_dict(self) -> dict[str, float]:
-        return {"TP": self.tp, "FP": self.fp, "FN": self.fn, "precision": self.precision,
+        """TP, FP, FN (and TP_pred where it is kept), precision, recall, F1."""
+        extra = {} if self.tp_pred is None else {"TP_pred": self.tp_pred}
+        return {"TP": self.tp, "FP": self.fp, "FN": self.fn, **extra, "precision": self.precision,
                 "recall": self.recall, "F1": self.f1}
 
 
@@ -109,11 +161,19 @@ def match_video(pred, gt, mode: str = "megc", *, video: str = "") -> tuple[Count
     Args:
         pred: ``(P, 2)`` spotted ``[onset, offset]`` intervals (inclusive frames), P may be 0.
         gt: ``(G, 2)`` ground-truth intervals, G may be 0.
-        mode: ``"megc"`` or ``"authors"`` (see the module docstring).
+        mode: one of :data:`MODES` (see the module docstring).
         video: name used in error messages.
 
     Returns:
-        The counts and the list of matched ``(pred index, gt index)`` pairs.
+        The counts and the list of matched ``(pred index, gt index)`` pairs (for ``"megc2020"``
+        and ``"overlap"``: every scoring prediction with its best-IoU ground truth).
+
+    Three ground truths (the third missed) and four predictions: an exact hit, a duplicate of it
+    (IoU 0.8), one at IoU exactly 0.5 and a miss; every rule gives another F1:
+
+    >>> gt, pred = [[0, 9], [20, 29], [60, 69]], [[0, 9], [2, 9], [20, 24], [40, 49]]
+    >>> {m: round(match_video(pred, gt, m)[0].f1, 4) for m in MODES}
+    {'megc': 0.5714, 'authors': 0.2857, 'megc2020': 0.7059, 'overlap': 0.75}
     """
     if mode not in MODES:
         raise ValueError(f"unknown matching mode {mode!r}; choose one of {MODES}")
@@ -132,6 +192,15 @@ def match_video(pred, gt, mode: str = "megc", *, video: str = "") -> tuple[Count
             if iou[p, g] > 0.5 and not matched[g]:
                 matched[g] = True
                 pairs.append((p, g))
+    elif mode in ("megc2020", "overlap"):
+        hit = iou >= 0.5
+        scoring = np.flatnonzero(hit.any(axis=1)) if len(gt) else np.zeros(0, dtype=np.int64)
+        pairs = [(int(p), int(np.argmax(iou[p]))) for p in scoring]
+        found = int(hit.any(axis=0).sum()) if len(pred) else 0
+        fp, fn = len(pred) - len(scoring), len(gt) - found
+        if mode == "megc2020":
+            return Counts(found, fp, fn, tp_pred=len(scoring)), pairs
+        return Counts(len(scoring), fp, fn), pairs
     elif len(pred) and len(gt):
         graph = csr_matrix(iou >= 0.5)
         gt_of_pred = maximum_bipartite_matching(graph, perm_type="column")
@@ -155,10 +224,11 @@ def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Map
             (an empty array for a video without a spotted interval).
         ground_truth: DataFrame with columns ``key``, ``onset``, ``offset`` (0-based, inclusive),
             or a mapping video -> ``(G, 2)``. Videos without ground truth are allowed.
-        mode: ``"megc"`` or ``"authors"``.
+        mode: one of :data:`MODES`.
 
     Returns:
-        The pooled counts and a per-video DataFrame (video, n_spotted, n_gt, TP, FP, FN).
+        The pooled counts and a per-video DataFrame (video, n_spotted, n_gt, TP, FP, FN, and for
+        ``"megc2020"`` TP_pred, the scoring predictions).
 
     Raises:
         ValueError: a ground truth names a video that is not among the spotted videos.
@@ -168,13 +238,15 @@ def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Map
     if unknown:
         raise ValueError(f"{len(unknown)} video(s) have ground truth but no spotting result "
                          f"(first: {unknown[0]}); evaluate every video of the set")
-    rows, total = [], Counts()
+    rows, total = [], Counts(tp_pred=0 if mode == "megc2020" else None)
+    columns = ["video", "n_spotted", "n_gt", "TP", "FP", "FN"] + (["TP_pred"] if mode == "megc2020" else [])
     for video, pred in spotted.items():
         counts, _ = match_video(pred, gt.get(video, np.empty((0, 2), np.int64)), mode, video=video)
         total = total + counts
         rows.append({"video": video, "n_spotted": len(np.asarray(pred).reshape(-1, 2)),
-                     "n_gt": len(gt.get(video, ())), "TP": counts.tp, "FP": counts.fp, "FN": counts.fn})
-    return total, pd.DataFrame(rows, columns=["video", "n_spotted", "n_gt", "TP", "FP", "FN"])
+                     "n_gt": len(gt.get(video, ())), "TP": counts.tp, "FP": counts.fp, "FN": counts.fn,
+                     "TP_pred": counts.tp_p})
+    return total, pd.DataFrame(rows, columns=columns)
 
 
 def metrics_table(counts: Mapping[str, Counts], overall: Iterable[str] | None = None) -> pd.DataFrame:
@@ -187,13 +259,13 @@ def metrics_table(counts: Mapping[str, Counts], overall: Iterable[str] | None = 
     rows = {name: c.as_dict() for name, c in counts.items()}
     names = list(counts) if overall is None else list(overall)
     if len(names) > 1:
-        pooled = Counts()
+        pooled = Counts(tp_pred=0 if any(counts[n].tp_pred is not None for n in names) else None)
         for name in names:
             pooled = pooled + counts[name]
         rows["overall"] = pooled.as_dict()
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "type"
-    return table.astype({"TP": int, "FP": int, "FN": int})
+    return table.astype({c: int for c in ("TP", "FP", "FN", "TP_pred") if c in table})
 
 
 #: columns of the per-video counts that :func:`bootstrap_f1` resamples
@@ -211,11 +283,9 @@ class F1Interval:
     n_videos: int
 
 
-def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``2TP / (2TP + FP + FN)`` of counts summed along ``axis`` (0 where nothing was counted)."""
-    tp, fp, fn = (np.sum(a, axis=axis) for a in (tp, fp, fn))
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros(np.shape(denom), dtype=np.float64), where=denom > 0)
+def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tp_pred: np.ndarray, axis: int = -1) -> np.ndarray:
+    """F1 of counts summed along ``axis`` (:func:`_f1_of`; 0 where nothing was counted)."""
+    return _f1_of(*(np.sum(a, axis=axis) for a in (tp, fp, fn, tp_pred)))
 
 
 def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95,
@@ -225,10 +295,13 @@ def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confid
     Videos are resampled with replacement as whole units (their TP, FP and FN stay together,
     ``scipy.stats.bootstrap`` with ``paired=True``); each resample's counts are summed and give
     ``F1 = 2TP / (2TP + FP + FN)``; the interval is the percentile interval of those F1 values.
+    With a ``TP_pred`` column (the ``"megc2020"`` rule) the resample's F1 is the harmonic mean of
+    precision ``TP_pred / (TP_pred + FP)`` and recall ``TP / (TP + FN)``.
 
     Args:
         per_video_counts: one row per video with integer columns ``TP``, ``FP``, ``FN`` (the
-            per-video table of :func:`evaluate` or ``slswin_lib.scores.spot_score_set``).
+            per-video table of :func:`evaluate` or ``slswin_lib.scores.spot_score_set``), and
+            optionally ``TP_pred``.
         n_resamples: bootstrap resamples.
         confidence: confidence level of the two-sided interval.
         seed: seeds the resampling (the same seed gives the same interval).
@@ -249,14 +322,15 @@ def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confid
                          "evaluate() or spot_score_set() (columns TP, FP, FN)")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence = {confidence} must lie in (0, 1), e.g. 0.95")
-    counts = per_video_counts[list(COUNT_COLUMNS)].to_numpy(np.int64)
+    columns = list(COUNT_COLUMNS) + ["TP_pred" if "TP_pred" in per_video_counts.columns else "TP"]
+    counts = per_video_counts[columns].to_numpy(np.int64)
     if np.any(counts < 0):
         raise ValueError("per-video counts must be >= 0")
-    tp, fp, fn = counts.T
-    f1 = float(_pooled_f1(tp, fp, fn))
+    tp, fp, fn, tp_pred = counts.T
+    f1 = float(_pooled_f1(tp, fp, fn, tp_pred))
     if len(counts) < 2 or np.all(counts == counts[0]):
         return F1Interval(f1, f1, f1, confidence, len(counts))
-    result = bootstrap((tp, fp, fn), _pooled_f1, n_resamples=n_resamples, paired=True, vectorized=True,
+    result = bootstrap((tp, fp, fn, tp_pred), _pooled_f1, n_resamples=n_resamples, paired=True, vectorized=True,
                        confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
     ci = result.confidence_interval
     return F1Interval(f1, float(ci.low), float(ci.high), confidence, len(counts))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,8 @@ from .config import INTERVAL_RESAMPLES, Profile
 from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table", "k_from_tables", "fidelity_ablation", "interval_note", "recipe_caption",
-           "auc_table"]
+           "megc2021_table", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
+           "interval_note", "recipe_caption", "auc_table"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -148,32 +149,137 @@ def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
     return table
 
 
-def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc")) -> pd.DataFrame:
-    """Tables 2-3: per method, the metrics of each type and overall at the profile's t (each matching
+def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc"), *,
+                   published_t: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Tables 2-3: per method, the metrics of each type and overall at a fixed t (each matching
     mode) and with t chosen by nested leave-one-subject-out selection (``spot_cfg.mode`` matching).
 
     Args:
         methods: method name -> expression type -> its :class:`~slswin_lib.scores.ScoreSet`.
         spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
+        modes: the matching rules of the fixed-t rows.
+        published_t: method -> its published t (e.g. SL-Swin-T 0.60, SOFTNet 0.55): the fixed-t
+            rows are then labelled ``"published t"`` and spot each method at its own t
+            (``spot_cfg.t`` for a method not named); None: every method at ``spot_cfg.t``,
+            labelled ``"t = <t>"``.
 
     Returns:
-        TP/FP/FN/precision/recall/F1 and the 95% bootstrap interval of F1 over videos (``F1 low``,
-        ``F1 high``; for ``overall`` the videos of every type), indexed by (method, threshold,
-        matching, type).
+        TP/FP/FN/precision/recall/F1, the t used (``t``; for nested: the mean over folds) and the
+        95% bootstrap interval of F1 over videos (``F1 low``, ``F1 high``; for ``overall`` the
+        videos of every type), indexed by (method, threshold, matching, type).
     """
     from .evaluation import metrics_table
     from .scores import select_t_loso, spot_score_set
 
     rows = {}
     for method, sets in methods.items():
+        t = spot_cfg.t if published_t is None else published_t.get(method, spot_cfg.t)
+        label = f"t = {spot_cfg.t}" if published_t is None else "published t"
         for mode in modes:
-            spotted = {e: spot_score_set(s, spot_cfg.t, mode) for e, s in sets.items()}
+            spotted = {e: spot_score_set(s, t, mode) for e, s in sets.items()}
             table = metrics_table({e: r[0] for e, r in spotted.items()})
-            rows[(method, f"t = {spot_cfg.t}", mode)] = _with_intervals(table, {e: r[1] for e, r in spotted.items()})
-        nested, _, videos = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
+            table = _with_intervals(table, {e: r[1] for e, r in spotted.items()})
+            table["t"] = t
+            rows[(method, label, mode)] = table
+        nested, folds, videos = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
         per_type = {e: videos[videos["set"] == e] for e in sets}
-        rows[(method, "nested LOSO t", spot_cfg.mode)] = _with_intervals(nested, per_type)
+        nested = _with_intervals(nested, per_type)
+        nested["t"] = folds.groupby("set")["t"].mean()
+        if "overall" in nested.index:
+            nested.loc["overall", "t"] = folds["t"].mean()
+        rows[(method, "nested LOSO t", spot_cfg.mode)] = nested
     return pd.concat(rows, names=["method", "threshold", "matching", "type"])
+
+
+#: the threshold choices of :func:`rescoring_table`, in order
+THRESHOLD_CHOICES = ("published t", "best t on the test folds", "nested LOSO t")
+
+
+def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None
+                    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """One score set per type re-scored under every matching rule and threshold choice.
+
+    The threshold choices (:data:`THRESHOLD_CHOICES`): the published t (fixed after looking at the
+    test results); the best t of ``spot_cfg.t_grid`` on the test folds themselves (each type's own,
+    as tuned on test data: an optimistic figure); t chosen by nested leave-one-subject-out
+    selection (:func:`~slswin_lib.scores.select_t_loso`, no test subject seen). ``overall`` pools the
+    counts of the types at their own t.
+
+    Args:
+        sets: expression type -> :class:`~slswin_lib.scores.ScoreSet` (e.g. the released scores).
+        spot_cfg: a :class:`~slswin_lib.config.SpotConfig` (its ``t_grid``; its ``t`` is the
+            published t unless ``published_t`` is given).
+        modes: matching rules (default every rule, :data:`slswin_lib.config.SPOT_MODES`).
+
+    Returns:
+        ``(table, sweeps)``: TP/FP/FN/precision/recall/F1, ``t`` (for nested: the mean over folds)
+        and the 95% bootstrap interval of F1 over videos, indexed by (matching, threshold, type);
+        and per rule the overall F1 against t (columns ``t``, ``F1``; the types' counts added at
+        each t), for :func:`slswin_lib.plots.plot_t_sweep`.
+    """
+    from .config import SPOT_MODES
+    from .evaluation import metrics_table
+    from .scores import counts_grid, select_t_loso, spot_score_set, t_sweep
+
+    from .evaluation import _f1_of
+
+    t_pub = spot_cfg.t if published_t is None else published_t
+    rows, sweeps = {}, {}
+    for mode in modes or SPOT_MODES:
+        grids = {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()}
+        pooled = sum(g.sum(axis=0) for g in grids.values())
+        sweeps[mode] = pd.DataFrame({"t": list(spot_cfg.t_grid), "F1": _f1_of(*pooled.T)})
+        best_t = {}
+        for e, s in sets.items():
+            sweep = t_sweep(s, spot_cfg.t_grid, mode, grid_counts=grids[e])
+            best_t[e] = float(sweep.loc[sweep["F1"].idxmax(), "t"])
+        for choice, t_of in (("published t", {e: t_pub for e in sets}), ("best t on the test folds", best_t)):
+            spotted = {e: spot_score_set(s, t_of[e], mode) for e, s in sets.items()}
+            table = _with_intervals(metrics_table({e: r[0] for e, r in spotted.items()}),
+                                    {e: r[1] for e, r in spotted.items()})
+            table["t"] = pd.Series(t_of)
+            rows[(mode, choice)] = table
+        nested, folds, videos = select_t_loso(sets, spot_cfg.t_grid, mode, per_video=True, grid_counts=grids)
+        table = _with_intervals(nested, {e: videos[videos["set"] == e] for e in sets})
+        table["t"] = folds.groupby("set")["t"].mean()
+        rows[(mode, "nested LOSO t")] = table
+    return pd.concat(rows, names=["matching", "threshold", "type"]), sweeps
+
+
+def f1_cells(table: pd.DataFrame, *, level: str = "type") -> pd.DataFrame:
+    """``"F1 [low, high]"`` text cells: the rows of ``table`` but ``level`` as columns (in order
+    mae, me, overall where present).
+
+    >>> t = pd.DataFrame({"F1": [0.5], "F1 low": [0.25], "F1 high": [0.75]},
+    ...                  index=pd.MultiIndex.from_tuples([("megc", "overall")], names=["matching", "type"]))
+    >>> f1_cells(t).to_dict("records")
+    [{'matching': 'megc', 'overall': '0.5000 [0.250, 0.750]'}]
+    """
+    text = pd.Series([f"{f:.4f} [{lo:.3f}, {hi:.3f}]" for f, lo, hi in
+                      zip(table["F1"], table["F1 low"], table["F1 high"])], index=table.index)
+    wide = text.unstack(level)
+    wide = wide.loc[list(dict.fromkeys(table.index.droplevel(level)))]
+    order = [c for c in ("mae", "me", "overall") if c in wide.columns]
+    wide = wide[order + [c for c in wide.columns if c not in order]]
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def rescoring_note(table: pd.DataFrame, published: Mapping[str, float], *, row: str = "overall") -> str:
+    """How far the matching rule and threshold choice alone move F1, beside a published spread.
+
+    Args:
+        table: :func:`rescoring_table`'s result.
+        published: method -> its published F1 (e.g. the Table 2 rows' overall F1 on one data set).
+        row: the type compared (``"overall"``).
+    """
+    f1 = table.xs(row, level="type")["F1"]
+    lo, hi = f1.idxmin(), f1.idxmax()
+    pub = pd.Series(published, dtype=float)
+    return (f"On the same scores, the rule and the threshold choice alone move {row} F1 from {f1.min():.4f} "
+            f"({lo[0]}, {lo[1]}) to {f1.max():.4f} ({hi[0]}, {hi[1]}): a range of {f1.max() - f1.min():.4f}, "
+            f"{f1.max() / f1.min():.1f}x; the published rows span {pub.min():.4f} ({pub.idxmin()}) to "
+            f"{pub.max():.4f} ({pub.idxmax()}), a range of {pub.max() - pub.min():.4f}.")
 
 
 def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -29,6 +29,7 @@ from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
 
 __all__ = [
+    "counts_grid",
     "ScoreSet",
     "load_score_set",
     "write_score_set",
@@ -220,8 +221,18 @@ def spot_score_set(scores: ScoreSet, t: float = PAPER_T, mode: str = "authors"
     return counts, per_video, results
 
 
-def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
-    """``(n_videos, len(grid), 3)`` TP/FP/FN of every video at every t (smoothing done once).
+#: the count columns of :func:`counts_grid` (TP_pred: the scoring predictions, TP except under "megc2020")
+GRID_COUNTS = ("TP", "FP", "FN", "TP_pred")
+
+
+def _counts(c: np.ndarray, mode: str) -> Counts:
+    """:class:`Counts` of one :data:`GRID_COUNTS` row (``tp_pred`` kept under ``"megc2020"`` only)."""
+    tp, fp, fn, tp_pred = map(int, c)
+    return Counts(tp, fp, fn, tp_pred if mode == "megc2020" else None)
+
+
+def counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
+    """``(n_videos, len(grid), 4)`` :data:`GRID_COUNTS` of every video at every t (smoothing done once).
 
     Raises:
         ValueError: the grid is empty or a value is outside ``(0, 1]`` (checked before any work).
@@ -233,27 +244,30 @@ def _counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarr
     for i, t in enumerate(grid):
         check_threshold_factor(f"grid[{i}]", t)
 
-    out = np.zeros((len(scores.keys), len(grid), 3), dtype=np.int64)
+    out = np.zeros((len(scores.keys), len(grid), len(GRID_COUNTS)), dtype=np.int64)
     for vi, video in enumerate(scores.keys):
         k = scores.k_of(video)
         smoothed = smooth_scores(scores.scores[video], 2 * k, video=video)
         gt = scores.gt_of(video)
         for ti, t in enumerate(grid):
             c, _ = match_video(spot_smoothed(smoothed, k, t).intervals, gt, mode, video=video)
-            out[vi, ti] = (c.tp, c.fp, c.fn)
+            out[vi, ti] = (c.tp, c.fp, c.fn, c.tp_p)
     return out
 
 
-def _f1(tp_fp_fn: np.ndarray) -> np.ndarray:
-    tp, fp, fn = np.moveaxis(tp_fp_fn, -1, 0)
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)
+def _f1(counts: np.ndarray) -> np.ndarray:
+    """F1 of :data:`GRID_COUNTS` along the last axis (:func:`slswin_lib.evaluation._f1_of`)."""
+    from .evaluation import _f1_of
+
+    return _f1_of(*np.moveaxis(counts, -1, 0))
 
 
-def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors") -> pd.DataFrame:
-    """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``."""
-    totals = _counts_grid(scores, grid, mode).sum(axis=0)
-    rows = [dict(t=float(t), **Counts(*map(int, c)).as_dict()) for t, c in zip(grid, totals)]
+def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors", *,
+            grid_counts: np.ndarray | None = None) -> pd.DataFrame:
+    """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``
+    (``grid_counts``: :func:`counts_grid` of this set, when already computed)."""
+    totals = (counts_grid(scores, grid, mode) if grid_counts is None else grid_counts).sum(axis=0)
+    rows = [dict(t=float(t), **_counts(c, mode).as_dict()) for t, c in zip(grid, totals)]
     return pd.DataFrame(rows)
 
 
@@ -264,14 +278,16 @@ def t_sweeps(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "a
     """
     sweeps = {name: t_sweep(s, grid, mode) for name, s in sets.items()}
     if len(sweeps) > 1:
-        counts = sum(sw[["TP", "FP", "FN"]].to_numpy() for sw in sweeps.values())
-        rows = [dict(t=float(t), **Counts(*map(int, c)).as_dict()) for t, c in zip(grid, counts)]
+        cols = list(GRID_COUNTS) if mode == "megc2020" else ["TP", "FP", "FN", "TP"]
+        counts = sum(sw[cols].to_numpy() for sw in sweeps.values())
+        rows = [dict(t=float(t), **_counts(c, mode).as_dict()) for t, c in zip(grid, counts)]
         sweeps["overall"] = pd.DataFrame(rows)
     return sweeps
 
 
 def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors", *,
-                  per_video: bool = False) -> tuple[pd.DataFrame, ...]:
+                  per_video: bool = False, grid_counts: Mapping[str, np.ndarray] | None = None
+                  ) -> tuple[pd.DataFrame, ...]:
     """Choose t without looking at the test subject (nested leave-one-subject-out selection).
 
     For each held-out subject, t is the grid value with the best F1 pooled over the *other*
@@ -283,6 +299,8 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
         grid: candidate t values.
 
         per_video: also return the held-out counts of every video (for intervals over videos).
+        grid_counts: set name -> its counts at every t of ``grid`` (:func:`counts_grid` with
+            ``mode``), when already computed; default: computed here.
 
     Returns:
         ``(table, folds)``: the metrics table (one row per set plus ``overall``) of the held-out
@@ -292,17 +310,17 @@ def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str
     grid = list(grid)
     totals, fold_rows, video_rows = {}, [], []
     for name, scores in sets.items():
-        grid_counts = _counts_grid(scores, grid, mode)
+        counts_of = counts_grid(scores, grid, mode) if grid_counts is None else grid_counts[name]
         subj = scores.videos["subject"].astype(str).to_numpy()
-        total = Counts()
+        total = _counts(np.zeros(len(GRID_COUNTS)), mode)
         for s in scores.subjects:
-            train = grid_counts[subj != s].sum(axis=0)
+            train = counts_of[subj != s].sum(axis=0)
             best = int(np.argmax(_f1(train)))
-            test = grid_counts[subj == s, best].sum(axis=0)
-            for video, counts in zip(np.asarray(scores.keys)[subj == s], grid_counts[subj == s, best]):
+            test = counts_of[subj == s, best].sum(axis=0)
+            for video, counts in zip(np.asarray(scores.keys)[subj == s], counts_of[subj == s, best]):
                 video_rows.append({"set": name, "subject": s, "video": video, "t": grid[best],
-                                   "TP": int(counts[0]), "FP": int(counts[1]), "FN": int(counts[2])})
-            c = Counts(*map(int, test))
+                                   **dict(zip(GRID_COUNTS, map(int, counts)))})
+            c = _counts(test, mode)
             total = total + c
             fold_rows.append({"set": name, "subject": s, "t": grid[best],
                               "train_F1": float(_f1(train)[best]), **c.as_dict()})

@@ -162,3 +162,28 @@ def test_functions_below_the_entry_points_take_the_resolved_profile():
                     (deploy.deploy_t, "p"), (deploy.export_spotter, "profile")]:
         assert inspect.signature(fn).parameters[arg].annotation == "Profile", fn.__qualname__
     assert inspect.signature(experiment.baseline).parameters["profile"].annotation == "Profile | None"
+
+
+def test_softnet_runs_under_its_own_resolved_profile():
+    """SOFTNet's settings road: model.name "softnet", train = the profile's softnet section, t = 0.55."""
+    from slswin_lib.config import SOFTNET_RECIPES, SOFTNET_T, get_profile, peer_profile
+
+    published = SOFTNET_RECIPES["softnet_published"]
+    # genbing99/SoftNet-SpotME training.py: plain SGD lr 5e-4, batch 12, 10 epochs, all subjects pooled
+    assert (published["recipe"], published["lr"], published["momentum"], published["batch_size"],
+            published["epochs"], published["schedule"]) == ("paper", 5e-4, 0.0, 12, 10, "pooled")
+    assert SOFTNET_T == 0.55
+    paper = peer_profile("paper")
+    assert (paper.model.name, paper.spot.t) == ("softnet", 0.55)
+    assert {k: getattr(paper.train, k) for k in published} == published
+    for name in ("smoke", "quick"):
+        base, soft = get_profile(name), peer_profile(name)
+        assert soft.train == base.softnet and soft.train.recipe == "adamw"
+        # the same samples as SL-Swin: every setting outside the recipe is the profile's own
+        recipe_keys = set(SOFTNET_RECIPES["softnet_cpu"]) | {"steps"}
+        same = {f.name for f in dataclasses.fields(base.train)} - recipe_keys
+        assert all(getattr(soft.train, k) == getattr(base.train, k) for k in same if k != "batch_size")
+        assert soft.features == base.features and soft.data == base.data
+        assert base.model.name != "softnet" and base.spot.t == 0.60
+    with pytest.raises(ValueError, match="peer"):
+        peer_profile("quick", "lgsnet")

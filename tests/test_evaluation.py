@@ -132,3 +132,74 @@ def test_bootstrap_f1_takes_the_spot_score_set_table_and_refuses_others():
         bootstrap_f1(table.drop(columns="FN"))
     with pytest.raises(ValueError, match="confidence = 95"):
         bootstrap_f1(table, confidence=95)
+
+
+# the four rules on one hand-computed video: ground truths g0 = [0, 9], g1 = [20, 29], g2 = [60, 69];
+# predictions p0 = [0, 9] (IoU 1 with g0), p1 = [2, 9] (IoU 8/10 with g0: a duplicate),
+# p2 = [20, 24] (IoU 5/10 = 0.5 exactly with g1), p3 = [40, 49] (reaches nothing); g2 is missed
+FOUR_GT = [[0, 9], [20, 29], [60, 69]]
+FOUR_PRED = [[0, 9], [2, 9], [20, 24], [40, 49]]
+FOUR_RULES = {
+    # p0 -> g0; p1's best ground truth g0 is taken (FP); p2 at 0.5 is not > 0.5 (FP); p3 FP
+    "authors": (Counts(1, 3, 2), 2 / (2 + 3 + 2)),
+    # one-to-one with IoU >= 0.5: p0 -> g0, p2 -> g1; p1 and p3 are FPs; g2 FN
+    "megc": (Counts(2, 2, 1), 4 / (4 + 2 + 1)),
+    # g0, g1 found (recall 2/3); p0, p1, p2 score (precision 3/4); F1 = 2 (3/4)(2/3) / (3/4 + 2/3)
+    "megc2020": (Counts(2, 1, 1, tp_pred=3), 2 * (3 / 4) * (2 / 3) / (3 / 4 + 2 / 3)),
+    # p0, p1, p2 are TPs (two on g0), p3 FP, g2 FN: F1 = 6 / (6 + 1 + 1)
+    "overlap": (Counts(3, 1, 1), 6 / 8),
+}
+
+
+@pytest.mark.parametrize("mode", list(FOUR_RULES))
+def test_the_four_rules_on_a_hand_computed_video(mode):
+    counts, pairs = match_video(FOUR_PRED, FOUR_GT, mode)
+    expected, f1 = FOUR_RULES[mode]
+    assert counts == expected
+    assert counts.f1 == pytest.approx(f1)
+    assert len({round(v[1], 9) for v in FOUR_RULES.values()}) == 4  # every rule gives another F1
+    if mode in ("megc2020", "overlap"):
+        assert pairs == [(0, 0), (1, 0), (2, 1)]
+
+
+def test_megc2020_precision_over_predictions_recall_over_ground_truths():
+    c = FOUR_RULES["megc2020"][0]
+    assert c.precision == pytest.approx(3 / 4)
+    assert c.recall == pytest.approx(2 / 3)
+    assert c.as_dict()["TP_pred"] == 3
+    # pooled: the numerators add separately; with tp_pred = tp it is 2TP / (2TP + FP + FN)
+    pooled = c + Counts(1, 1, 0, tp_pred=1)
+    assert pooled == Counts(3, 2, 1, tp_pred=4)
+    assert pooled.f1 == pytest.approx(2 * (4 / 6) * (3 / 4) / (4 / 6 + 3 / 4))
+    assert Counts(2, 1, 1, tp_pred=2).f1 == pytest.approx(Counts(2, 1, 1).f1)
+    assert "TP_pred" not in Counts(1, 1, 1).as_dict()
+
+
+def test_rules_without_one_to_one_on_empty_videos():
+    for mode in ("megc2020", "overlap"):
+        assert match_video([], [[0, 9]], mode)[0].fn == 1
+        assert match_video([], [[0, 9]], mode)[0].fp == 0
+        assert match_video([[0, 9]], [], mode)[0].fp == 1
+
+
+def test_megc2020_evaluate_and_bootstrap_use_the_two_numerators():
+    spotted = {"a": np.array(FOUR_PRED), "b": np.array([[0, 9]]), "c": np.empty((0, 2))}
+    gt = {"a": np.array(FOUR_GT), "b": np.array([[50, 59]]), "c": np.array([[0, 9]])}
+    total, per_video = evaluate(spotted, gt, "megc2020")
+    assert total == Counts(2, 2, 3, tp_pred=3)
+    assert per_video["TP_pred"].tolist() == [3, 0, 0]
+    assert "TP_pred" not in evaluate(spotted, gt, "overlap")[1].columns
+    ci = bootstrap_f1(per_video, n_resamples=999)
+    assert ci.f1 == pytest.approx(total.f1)
+    # ignoring TP_pred (the F1 of 2TP / (2TP + FP + FN)) would give another point estimate
+    assert bootstrap_f1(per_video.drop(columns="TP_pred"), n_resamples=999).f1 != pytest.approx(total.f1)
+    assert ci.low <= ci.f1 <= ci.high
+    table = metrics_table({"me": total, "mae": Counts(1, 0, 0, tp_pred=2)})
+    assert table.loc["overall", "TP_pred"] == 5
+
+
+def test_spot_modes_are_the_evaluation_modes():
+    from slswin_lib.config import SPOT_MODES
+    from slswin_lib.evaluation import MODES
+
+    assert set(SPOT_MODES) == set(MODES)

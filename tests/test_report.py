@@ -58,3 +58,21 @@ def test_results_page_links_the_learning_curve_of_the_profiles_model(tmp_path):
     page = results_markdown(tmp_path, p)
     assert "![04_loss_swin_tiny_patch6_window7_42](04_loss_swin_tiny_patch6_window7_42.png)" in page
     assert "04_loss_sl_swin" not in page
+
+
+def test_results_block_shows_table2_rows_of_every_method(tmp_path):
+    from slswin_lib.results import headline_f1, results_block
+
+    rows = []
+    for method, t in (("SL-Swin-T", 0.6), ("SOFTNet", 0.55)):
+        for threshold in ("published t", "nested LOSO t"):
+            for e, f1 in (("mae", 0.5), ("me", 0.1), ("overall", 0.3)):
+                rows.append({"method": method, "threshold": threshold, "matching": "authors", "type": e, "t": t,
+                             "F1": f1 + (0.01 if method == "SOFTNet" else 0), "F1 low": f1 - 0.1, "F1 high": f1 + 0.1})
+    pd.DataFrame(rows).to_csv(tmp_path / "05_megc2021.csv", index=False)
+    table = headline_f1(tmp_path, intervals=True)
+    assert list(table.index) == [("SL-Swin-T", "published t"), ("SL-Swin-T", "nested LOSO t"),
+                                 ("SOFTNet", "published t"), ("SOFTNet", "nested LOSO t")]
+    assert table.loc[("SOFTNet", "published t"), "overall"] == "0.3100 [0.200, 0.400]"
+    block = results_block(tmp_path)
+    assert "SOFTNet 0.2410, 0.1173, 0.2022" in block and "0.3100 [0.200, 0.400]" in block
