@@ -230,9 +230,6 @@ def test_seed_determinism():
 @pytest.mark.parametrize("name", ["sl_swin_tiny_patch6_window7_42", "swin_tiny_patch6_window7_42",
                                   "vit_base_patch6_42"])
 def test_bad_input_names_expected_shape(models42, name, shape):
-    # the block-diagonal convolution is the three streams' convolutions, one channel each
-    streams = torch.cat([F.conv2d(x[:, i:i + 1], c.weight, c.bias, padding=2) for i, c in enumerate(model.convs)], 1)
-    torch.testing.assert_close(F.max_pool2d(F.max_pool2d(streams.relu(), 3), 2), feats)
     with pytest.raises(ValueError, match=r"\(B, 3, 42, 42\)"):
         models42[name](torch.rand(*shape))
 
