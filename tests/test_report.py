@@ -46,3 +46,18 @@ def test_interval_note_names_resolved_and_overlapping_pairs():
 def test_budget_caption_names_the_recipe():
     assert "recipe adamw" in budget_caption(get_profile("quick"), 6)
     assert budget_caption(get_profile("paper"), 22).startswith("full LOSO; recipe paper (SGD lr 0.0005, 25 epochs")
+
+
+def test_ablation_table_has_a_block_per_type_and_a_note_per_type_and_threshold(released):
+    from slswin_lib.report import ablation_notes, ablation_table, typed_columns
+
+    spot = get_profile("quick").spot
+    rows = {"released": {"model": "sl_swin", **{k: v for e in ("me", "mae")
+                                                  for k, v in typed_columns(e, ablation_row(released[e], spot)).items()}},
+            "not run": {"model": "not run"}}
+    table = ablation_table(rows, index_name="Table 4")
+    assert table.loc["released", ["ME TP", "ME FP", "ME FN"]].tolist() == [12, 204, 45]
+    assert table["MaE TP"].dtype == "Int64" and pd.isna(table.loc["not run", "MaE TP"])
+    notes = ablation_notes(table, ("me", "mae"), spot.t)
+    assert [n.split(":")[0] for n in notes] == ["ME, t = 0.6", "ME, nested t", "MaE, t = 0.6", "MaE, nested t"]
+    assert all("Fewer than two rows" in n for n in notes)               # one row with intervals
