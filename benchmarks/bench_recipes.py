@@ -12,10 +12,16 @@ sample and prints, side by side:
   always predicts the mean label: a model at this loss has learnt nothing);
 * seconds per optimiser step (on ``--threads`` threads).
 
-The paper recipe counts epochs, so its epochs are chosen to give the closest number of steps.
+The paper recipe counts epochs, so its epochs are chosen to give the closest number of steps
+(at the recipe's own batch size). ``--model softnet`` compares SOFTNet's recipes (its published one,
+``softnet_published``, and the CPU profiles' ``softnet_cpu``, :data:`slswin_lib.config.SOFTNET_RECIPES`);
+``--step-cost`` first times a training step of ``--model`` and of SL-Swin-T on random inputs at the
+same batch and prints the ratio (how many steps ``--model`` takes in the time of one SL-Swin-T step).
 
     SLSWIN_WORK=/tmp/w python benchmarks/bench_recipes.py --profile quick --steps 150
     python benchmarks/bench_recipes.py --expressions mae --recipes paper_sgd adamw_cosine_3e-4
+    python benchmarks/bench_recipes.py --model softnet --step-cost --steps 600 \
+        --recipes softnet_published softnet_cpu softnet_adamw_3e-3 softnet_adamw_3e-4 sgd_momentum
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from slswin_lib.config import SOFTNET_RECIPES
+
 #: the compared recipes: name -> TrainConfig overrides (steps/epochs are set per run)
 RECIPES = {
     "paper_sgd": {"recipe": "paper", "lr": 5e-4},
@@ -36,7 +44,34 @@ RECIPES = {
     "adamw_cosine_1e-3": {"recipe": "adamw", "adamw_lr": 1e-3, "weight_decay": 0.05, "lr_decay": "cosine"},
     "adamw_cosine_3e-4": {"recipe": "adamw", "adamw_lr": 3e-4, "weight_decay": 0.05, "lr_decay": "cosine"},
     "adamw_cosine_1e-4": {"recipe": "adamw", "adamw_lr": 1e-4, "weight_decay": 0.05, "lr_decay": "cosine"},
+    **SOFTNET_RECIPES,
+    "softnet_adamw_3e-3": {**SOFTNET_RECIPES["softnet_cpu"], "adamw_lr": 3e-3},
+    "softnet_adamw_3e-4": {**SOFTNET_RECIPES["softnet_cpu"], "adamw_lr": 3e-4},
 }
+#: the reference model of ``--step-cost``
+SL_SWIN_T = "sl_swin_tiny_patch6_window7_42"
+
+
+def step_cost(model_name: str, batch: int, steps: int, warmup: int = 3) -> float:
+    """Seconds of one training step (forward, MSE, backward, AdamW) of ``model_name`` on random inputs."""
+    import torch
+
+    from slswin_lib.models import create_model, model_input_size
+
+    torch.manual_seed(0)
+    model = create_model(model_name, num_classes=1)
+    size = model_input_size(model_name)
+    x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.train()
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / steps
 
 
 def held_out_arrays(es, held_out, cfg):
@@ -69,10 +104,16 @@ def run(args: argparse.Namespace) -> None:
     from sklearn.metrics import roc_auc_score
 
     from slswin_lib.config import get_profile
-    from slswin_lib.pipeline import expression_set, open_dataset
+    from slswin_lib.experiment import expression_set, open_dataset
     from slswin_lib.training.trainer import TrainingError, fit, predict
 
     torch.set_num_threads(args.threads)
+    if args.step_cost:
+        batch = get_profile(args.profile).train.batch_size
+        mine, ref = (step_cost(name, batch, args.cost_steps) for name in (args.model, SL_SWIN_T))
+        print(f"step cost at batch {batch} on {args.threads} thread(s): {args.model} {mine * 1e3:.1f} ms, "
+              f"{SL_SWIN_T} {ref * 1e3:.1f} ms: {ref / mine:.0f} steps of {args.model} per SL-Swin-T step",
+              flush=True)
     profile = get_profile(args.profile)
     ds = open_dataset(profile)
     rows = []
@@ -82,12 +123,13 @@ def run(args: argparse.Namespace) -> None:
         base_cfg = dataclasses.replace(profile.train, device="cpu", val_every=None)
         x, y, groups = training_set(es, held_out, base_cfg, not profile.features.abs_uv)
         xv, yv, base = held_out_arrays(es, held_out, base_cfg)
-        per_epoch = math.ceil(len(y) / base_cfg.batch_size)
         print(f"{expression}: k = {es.k}, held out {held_out}, {len(y)} training samples "
               f"({int(y.sum())} positive), {len(yv)} held-out samples ({int(yv.sum())} positive)", flush=True)
         for name in args.recipes:
-            cfg = dataclasses.replace(base_cfg, **RECIPES[name], steps=args.steps,
-                                      epochs=max(1, round(args.steps / per_epoch)))
+            batch = RECIPES[name].get("batch_size", base_cfg.batch_size)
+            per_epoch = math.ceil(len(y) / batch)
+            cfg = dataclasses.replace(base_cfg, **{**RECIPES[name], "steps": args.steps,
+                                                   "epochs": max(1, round(args.steps / per_epoch))})
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 try:
@@ -118,7 +160,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps of every recipe")
     parser.add_argument("--held-out", type=int, default=2, help="held-out subjects (the first n)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--model", default="sl_swin_tiny_patch6_window7_42")
+    parser.add_argument("--model", default=SL_SWIN_T)
+    parser.add_argument("--step-cost", action="store_true",
+                        help="time a training step of --model against SL-Swin-T's first")
+    parser.add_argument("--cost-steps", type=int, default=10, help="timed steps of --step-cost")
     run(parser.parse_args())
 
 

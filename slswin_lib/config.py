@@ -49,6 +49,10 @@ __all__ = [
     "fidelity_variants",
     "fidelity_table",
     "fidelity_markdown",
+    "SOFTNET",
+    "SOFTNET_RECIPES",
+    "SOFTNET_T",
+    "peer_profile",
 ]
 
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
@@ -385,8 +389,33 @@ class AblationConfig:
                 raise ValueError(f"AblationConfig.{name} = {value} must be >= 1 (or None)")
 
 
+#: SOFTNet's registered model name (Liong et al., ICIP 2021; :mod:`slswin_lib.models.softnet`)
+SOFTNET = "softnet"
+#: SOFTNet's published threshold factor p ("0.55 achieved the highest F1-Score": picked on the test
+#: results; genbing99/SoftNet-SpotME, training.py) [code]
+SOFTNET_T = 0.55
+#: SOFTNet's named training recipes, as ``TrainConfig`` overrides:
+#: ``softnet_published``: the authors' (plain SGD, lr 5e-4, batch 12, 10 epochs, MSE, all training
+#: subjects pooled and shuffled; genbing99/SoftNet-SpotME, training.py) [code];
+#: ``softnet_cpu``: the CPU profiles' practical one, chosen at equal step budgets on the quick
+#: benchmark (benchmarks/bench_recipes.py --model softnet): AdamW, batch 48, cosine decay
+SOFTNET_RECIPES: dict[str, dict[str, Any]] = {
+    "softnet_published": {"recipe": "paper", "lr": 5e-4, "momentum": 0.0, "batch_size": 12, "epochs": 10,
+                          "schedule": "pooled"},
+    "softnet_cpu": {"recipe": "adamw", "adamw_lr": 1e-3, "weight_decay": 0.05, "lr_decay": "cosine",
+                    "batch_size": 48, "schedule": "pooled"},
+}
+
+
 @dataclass(frozen=True)
 class Profile:
+    """Every setting of a run, one frozen section per stage.
+
+    ``softnet`` is the training section of SOFTNet, the Table 2 peer trained beside SL-Swin (its
+    recipe in this profile, :data:`SOFTNET_RECIPES`); :func:`peer_profile` turns a profile into
+    the one SOFTNet runs under (``model.name = "softnet"``, ``train = softnet``, ``spot.t = 0.55``).
+    """
+
     name: str
     spot: SpotConfig = field(default_factory=SpotConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -394,6 +423,7 @@ class Profile:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ablation: AblationConfig = field(default_factory=AblationConfig)
+    softnet: TrainConfig = field(default_factory=lambda: TrainConfig(**SOFTNET_RECIPES["softnet_published"]))
 
     def replace(self, **sections: dict[str, Any]) -> "Profile":
         """Return a copy with some values of some sections replaced.
@@ -483,6 +513,18 @@ def _section_values(which: str) -> dict[str, dict[str, Any]]:
 AUTHORS_CODE: dict[str, dict[str, Any]] = _section_values("authors_value")
 #: section overrides that give the paper's text in every :data:`FIDELITY` row
 PAPER_TEXT: dict[str, dict[str, Any]] = _section_values("paper_value")
+def with_softnet(profile: Profile, recipe: str, **values: Any) -> Profile:
+    """``profile`` with its ``softnet`` section set to its ``train`` section under the named recipe.
+
+    Every setting outside the recipe (labels, sampling, augmentation, device, fold workers) is the
+    profile's own, so SOFTNet and SL-Swin are trained on the same samples; ``values`` override
+    further (e.g. the ``adamw`` step budget).
+    """
+    check_choice("SOFTNet recipe", recipe, SOFTNET_RECIPES)
+    return dataclasses.replace(profile, softnet=dataclasses.replace(profile.train,
+                                                                    **{**SOFTNET_RECIPES[recipe], **values}))
+
+
 #: where the CPU profiles (smoke, quick) depart from the authors' code: one pooled training set
 #: (a training budget; the data processing stays the authors')
 CPU_TRAINING: dict[str, dict[str, Any]] = {"train": {"schedule": "pooled"}}
@@ -494,7 +536,7 @@ PAPER_TEXT_SUFFIX = "-paper_text"
 #: MaE (issue 23), so that a LOSO fold trains on about 50 ME (at 13 ME no model learned ME)
 MIN_EVENTS: dict[str, dict[str, int]] = {"quick": {"me": 57, "mae": 150}}
 
-PROFILES: dict[str, Profile] = {
+_PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         data=DataConfig(n_subjects=3, videos_per_subject=1, seconds_per_video=8.0, frame_size=192),
@@ -537,6 +579,29 @@ PROFILES: dict[str, Profile] = {
         train=TrainConfig(epochs=25, batch_size=48, lr=5e-4),
     ).replace(**AUTHORS_CODE),
 }
+#: SOFTNet's recipe per profile: the published one on the paper profile; on the CPU profiles the
+#: practical one, with these optimiser steps per fold (a SOFTNet step at batch 48 on one thread cost
+#: 1/14 of an SL-Swin-T step, measured on a loaded 2-core machine: benchmarks/bench_recipes.py
+#: --model softnet --step-cost; so quick's 600 SOFTNet steps cost about 43 of SL-Swin-T's 120)
+SOFTNET_STEPS = {"smoke": 8, "quick": 600}
+PROFILES: dict[str, Profile] = {
+    "smoke": with_softnet(_PROFILES["smoke"], "softnet_cpu", steps=SOFTNET_STEPS["smoke"], batch_size=16),
+    "quick": with_softnet(_PROFILES["quick"], "softnet_cpu", steps=SOFTNET_STEPS["quick"]),
+    "paper": with_softnet(_PROFILES["paper"], "softnet_published"),
+}
+
+
+def peer_profile(profile: "str | Profile", peer: str = SOFTNET) -> Profile:
+    """The profile a Table 2 peer runs under: ``model.name = peer``, ``train`` = the profile's
+    ``softnet`` section (its recipe), ``spot.t`` = the peer's published threshold factor.
+
+    >>> p = peer_profile("paper")
+    >>> p.model.name, p.train.recipe, p.train.batch_size, p.train.epochs, p.spot.t
+    ('softnet', 'paper', 12, 10, 0.55)
+    """
+    check_choice("peer", peer, (SOFTNET,))
+    p = resolve_profile(profile)
+    return dataclasses.replace(p.replace(model={"name": SOFTNET}, spot={"t": SOFTNET_T}), train=p.softnet)
 
 
 def resolve_profile(profile: "str | Profile", overrides: Mapping[str, Mapping[str, Any]] | None = None

@@ -26,12 +26,14 @@ def models42() -> dict[str, torch.nn.Module]:
 
 
 def test_registered_names_and_input_sizes():
-    assert len(M.MODEL_NAMES) == 12
+    assert len(M.MODEL_NAMES) == 12 + len(M.PEERS)
     listed = set(timm.list_models("*patch6*"))
-    for name in M.MODEL_NAMES:
+    for name in M.MODEL_NAMES[:12]:
         assert name in listed
         assert M.model_input_size(name) == int(name[-2:])
         assert timm.models.get_pretrained_cfg(name).input_size == (3, int(name[-2:]), int(name[-2:]))
+    assert set(timm.list_models("softnet")) == {"softnet"}
+    assert M.model_input_size("softnet") == 42
     with pytest.raises(ValueError, match="unknown model"):
         M.model_input_size("resnet50")
 
@@ -376,3 +378,38 @@ def test_size_table_of_the_authors_vit(tmp_path):
     assert authors.loc["SL-ViT-B", "params_M"] == pytest.approx(64.251337)
     assert authors.loc["Swin-T", "params_M"] == timm_df.loc["Swin-T", "params_M"]
     assert authors.loc["Swin-T", "params_vs_vit"] == pytest.approx(27.525883 / 63.918337)
+
+
+def test_softnet_shapes_and_parameter_count():
+    """SOFTNet (Liong et al. 2021): (B, 3, 42, 42) -> (B, 1), the parameter count worked out by hand."""
+    torch.manual_seed(0)
+    model = timm.create_model("softnet", num_classes=1)
+    assert isinstance(model, M.SOFTNet)
+    # streams: 5 x 5 conv of one channel with 3, 5 and 8 filters (weights + biases)
+    streams = sum(f * (5 * 5 * 1 + 1) for f in (3, 5, 8))
+    assert streams == 78 + 130 + 208 == 416
+    # 42 -> 3 x 3 pool stride 3 -> 14 -> 2 x 2 pool -> 7; 16 channels: 16 * 7 * 7 = 784 features
+    dense = 784 * 400 + 400
+    head = 400 * 1 + 1
+    assert M.count_params(model) == streams + dense + head == 314_817
+    x = torch.rand(5, 3, 42, 42)
+    feats = model.forward_features(x)
+    assert feats.shape == (5, 16, 7, 7)
+    assert model.forward_head(feats, pre_logits=True).shape == (5, 400)
+    out = model(x)
+    assert out.shape == (5, 1)
+    torch.testing.assert_close(model.forward_head(feats), out)
+    # stream i sees channel i only: changing |e| moves the output but not the u and v streams' maps
+    x2 = x.clone()
+    x2[:, 2] = torch.rand(5, 42, 42)
+    f2 = model.forward_features(x2)
+    torch.testing.assert_close(f2[:, :8], feats[:, :8])
+    assert not torch.equal(f2[:, 8:], feats[:, 8:])
+    # Keras' initialisation: zero biases, Glorot-uniform weights bounded by sqrt(6 / (fan_in + fan_out))
+    assert all(float(m.bias.abs().max()) == 0.0 for m in model.modules() if isinstance(m, torch.nn.Linear))
+    bound = (6 / (784 + 400)) ** 0.5
+    assert float(model.fc.weight.abs().max()) <= bound
+    with pytest.raises(ValueError, match=r"\(B, 3, 42, 42\)"):
+        model(torch.rand(2, 3, 84, 84))
+    assert M.model_kwargs("softnet", ModelConfig(name="softnet", pos_embed_init="normal")) == {}
+    assert isinstance(M.create_model(ModelConfig(name="softnet")), M.SOFTNet)

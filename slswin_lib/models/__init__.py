@@ -1,4 +1,4 @@
-"""SL-Swin and the Table 4 models as timm models (paper Section 2.3).
+"""SL-Swin, the Table 4 models and SOFTNet (Table 2) as timm models (paper Section 2.3).
 
 Importing this package registers the models with timm, so ::
 
@@ -22,10 +22,12 @@ from .layers import (POS_EMBED_STD, LocalitySelfAttention, LocalityWindowAttenti
                      check_input, diagonal_mask, diagonal_shifts, init_pos_embed)
 from .sl_swin import SWIN_VARIANTS, SLSwinBlock, SLSwinTransformer
 from .sl_vit import AUTHORS_VIT, VIT_VARIANTS, SLVisionTransformer
+from .softnet import SOFTNet
 
 __all__ = [
     "ShiftedPatchTokenization", "LocalityWindowAttention", "LocalitySelfAttention", "SLSwinBlock",
-    "SLSwinTransformer", "SLVisionTransformer", "MODEL_NAMES", "TABLE4", "model_input_size", "model_kwargs",
+    "SLSwinTransformer", "SLVisionTransformer", "SOFTNet", "MODEL_NAMES", "TABLE4", "PEERS", "model_input_size",
+    "model_kwargs",
     "create_model", "AUTHORS_VIT", "POS_EMBED_STD", "init_pos_embed",
     "attention_maps", "count_flops", "count_params", "model_summary", "check_input", "diagonal_mask",
     "diagonal_shifts",
@@ -41,8 +43,12 @@ TABLE4: dict[str, str] = {
     "SL-Swin-T": "sl_swin_tiny_patch6_window7",
 }
 
-#: every registered name, both input sizes.
-MODEL_NAMES: tuple[str, ...] = tuple(f"{p}_{s}" for s in (42, 84) for p in TABLE4.values())
+#: Table 2 peer display name -> registered name (42 x 42 input): the spotters trained beside SL-Swin
+PEERS: dict[str, str] = {"SOFTNet": "softnet"}
+
+#: every registered name: the Table 4 models at both input sizes, then the peers.
+MODEL_NAMES: tuple[str, ...] = (tuple(f"{p}_{s}" for s in (42, 84) for p in TABLE4.values())
+                                + tuple(PEERS.values()))
 
 
 def model_input_size(name: str) -> int:
@@ -55,8 +61,9 @@ def model_input_size(name: str) -> int:
 def model_kwargs(name: str, model_cfg: Any) -> dict[str, Any]:
     """Constructor arguments of registered model ``name`` that a ``ModelConfig`` implies.
 
-    ``pos_embed_init`` for every model (it initialises the position embedding of the ViTs and of
-    SPT; Swin-T and L-Swin-T have none), and for the two ViTs with ``vit_variant="authors"``
+    ``pos_embed_init`` for every Table 4 model (it initialises the position embedding of the ViTs
+    and of SPT; Swin-T and L-Swin-T have none; the peers, e.g. SOFTNet, take no settings of a
+    ``ModelConfig``: ``{}``), and for the two ViTs with ``vit_variant="authors"``
     the authors' ViT-B (:data:`AUTHORS_VIT`: 12 heads of dimension 16, no qkv bias, dropout 0.1,
     no drop-path) **[code]**. Use as ``create_model(name, **model_kwargs(name, cfg))``.
 
@@ -73,6 +80,8 @@ def model_kwargs(name: str, model_cfg: Any) -> dict[str, Any]:
         ValueError: ``name`` is not registered.
     """
     model_input_size(name)  # validates the name
+    if name in PEERS.values():
+        return {}
     out: dict[str, Any] = {"pos_embed_init": model_cfg.pos_embed_init}
     if model_cfg.vit_variant == "authors" and name.split("_base_")[0] in VIT_VARIANTS:
         out.update(AUTHORS_VIT)
