@@ -12,7 +12,8 @@ from pathlib import Path
 from .io import atomic_write_text, figures_dir
 
 __all__ = ["SECTIONS", "results_markdown", "write_results", "update_readme", "readme_block", "headline_f1",
-           "table_markdown", "README_TABLES", "results_block"]
+           "table_markdown", "README_TABLES", "results_block",
+           "event_counts", "auc_markdown"]
 
 #: (heading, notebook, table stems, figure stems, note)
 SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
@@ -20,7 +21,7 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
      ["09_released_counts", "09_nested_t"], ["09_t_sweep", "09_spotting_example"],
      "Real CAS(ME)^2 data (the authors' released SL-Swin-T LOSO scores); independent of the profile."),
     ("Tables 2-3: MEGC 2021 LOSO, SL-Swin-T and a training-free baseline", "05_spotting_evaluation",
-     ["05_megc2021"], ["05_scores_me", "05_scores_mae"], ""),
+     ["05_megc2021", "05_auc"], ["05_scores_me", "05_scores_mae"], ""),
     ("Table 4: architecture ablation (ME)", "06_ablation_architecture", ["06_table4_architecture"],
      ["06_table4_architecture"], ""),
     ("Table 5: pseudo vs original labels (ME)", "07_ablation_labels", ["07_table5_labels"],
@@ -30,7 +31,7 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
      ["08_mosaics"], ""),
     ("Model sizes", "03_model", ["03_model_sizes"], ["03_attention_lsa"], ""),
     ("Training folds", "04_training", [], ["04_loss_sl_swin_tiny_patch6_window7_42"], ""),
-    ("Data", "00_data", ["00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
+    ("Data", "00_data", ["00_event_counts", "00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
 ]
 
 
@@ -110,6 +111,30 @@ def headline_f1(folder: str | os.PathLike | None = None, *, intervals: bool = Fa
     return table[[c for c in ("mae", "me", "overall") if c in table.columns]]
 
 
+def event_counts(folder: str | os.PathLike | None = None) -> dict | None:
+    """The benchmark's counts from notebook 00's ``00_event_counts.csv`` (videos, subjects, me, mae), or None."""
+    import pandas as pd
+
+    path = figures_dir(folder) / "00_event_counts.csv"
+    if not path.exists():
+        return None
+    row = pd.read_csv(path).iloc[0]
+    return {k: int(row[k]) for k in ("videos", "subjects", "me", "mae")}
+
+
+def auc_markdown(folder: str | os.PathLike | None = None) -> str | None:
+    """Notebook 05's per-type AUC table (``| method | me | mae |``, one row per scorer), or None."""
+    import pandas as pd
+
+    from .report import markdown_table
+
+    path = figures_dir(folder) / "05_auc.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    return markdown_table(table[[c for c in ("method", "me", "mae") if c in table.columns]], False, ".3f")
+
+
 #: the ablation tables shown in the README's results block, after the headline F1
 README_TABLES = ("06_table4_architecture", "07_table5_labels", "08_table6_feature_size", "07_fidelity_ablation")
 
@@ -124,11 +149,18 @@ def results_block(folder: str | os.PathLike | None = None, *, profile: str = "qu
     block = [f"Profile `{profile}`, synthetic benchmark (from `figures/results.md`). MEGC 2021 LOSO F1, authors' "
              f"matching (paper on CAS(ME)^2: MaE {paper['mae']:.4f}, ME {paper['me']:.4f}, overall "
              f"{paper['overall']:.4f}):", ""]
+    counts = event_counts(folder)
+    if counts is not None:
+        block[0] = (f"Profile `{profile}`, synthetic benchmark of {counts['me']} ME and {counts['mae']} MaE events in "
+                    f"{counts['videos']} videos of {counts['subjects']} subjects" + block[0][block[0].index(" (from"):])
     f1 = headline_f1(folder, intervals=True)
     if f1 is not None:
         block += [markdown_table(f1.reset_index(), False, ".4f"),
                   "", "F1 [low, high]: 95% bootstrap interval over videos (notebook 05 says which differences it "
                   "resolves).", ""]
+    auc = auc_markdown(folder)
+    if auc is not None:
+        block += ["Held-out per-frame ROC-AUC against the pseudo labels (notebook 05; 0.5 is chance):", "", auc, ""]
     for stem in README_TABLES:
         text = table_markdown(folder, stem)
         if text:

@@ -61,3 +61,18 @@ def test_ablation_table_has_a_block_per_type_and_a_note_per_type_and_threshold(r
     notes = ablation_notes(table, ("me", "mae"), spot.t)
     assert [n.split(":")[0] for n in notes] == ["ME, t = 0.6", "ME, nested t", "MaE, t = 0.6", "MaE, nested t"]
     assert all("Fewer than two rows" in n for n in notes)               # one row with intervals
+
+
+def test_results_block_states_the_event_counts_and_the_per_type_auc_table(tmp_path, released):
+    from slswin_lib.report import save_table
+    from slswin_lib.results import results_block
+
+    assert "events in" not in results_block(tmp_path)                       # nothing written yet
+    save_table(pd.DataFrame([{"videos": 6, "subjects": 6, "me": 96, "mae": 155}]), "00_event_counts", tmp_path)
+    save_table(auc_table({"released": released, "again": released}), "05_auc", tmp_path)
+    block = results_block(tmp_path)
+    assert "synthetic benchmark of 96 ME and 155 MaE events in 6 videos of 6 subjects" in block
+    header = next(line for line in block.splitlines() if line.startswith("|") and "method" in line)
+    assert [c.strip() for c in header.strip("|").split("|")] == ["method", "me", "mae"]
+    rows = [line for line in block.splitlines() if line.startswith("|") and ("released" in line or "again" in line)]
+    assert len(rows) == 2
