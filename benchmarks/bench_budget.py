@@ -150,6 +150,10 @@ def run(args: argparse.Namespace) -> None:
     if args.steps_main or args.ablation_steps or args.predict_batch:
         p = p.replace(train={k: v for k, v in (("steps", args.steps_main), ("predict_batch_size", args.predict_batch)) if v},
                       ablation={k: v for k, v in (("steps", args.ablation_steps),) if v})
+    if args.data:  # project another sizing: DataConfig values, e.g. n_subjects=12,seconds_per_video=72.5
+        p = p.replace(data={k: type(getattr(p.data, k))(v) for k, v in (kv.split("=") for kv in args.data.split(","))})
+    if args.ablation_val_every:
+        p = p.replace(ablation={"val_every": args.ablation_val_every})
     workers = p.train.fold_workers
     threads = max(1, (os.cpu_count() or 1) // workers)
     print(f"profile {p.name}: {p.data.n_subjects} subjects x {p.data.videos_per_subject} x {p.data.seconds_per_video:g} s; "
@@ -161,7 +165,16 @@ def run(args: argparse.Namespace) -> None:
     runs = plan(p, softnet=softnet, softnet_steps=args.softnet_steps or (p.softnet.steps if softnet else None))
     models = sorted({(r[2], r[3]) for r in runs})
     costs = {}
+    given = {}
+    for item in filter(None, args.costs.split(",")):
+        name, values = item.split("=")
+        step, pred = map(float, values.split("/"))
+        given[name] = (step, {p.train.predict_batch_size: pred})
     for name, size in models:
+        if name in given:
+            costs[name] = given[name]
+            print(f"{name}: given {given[name][0]:.3f} s/step, {given[name][1][p.train.predict_batch_size] * 1e3:.2f} ms/sample")
+            continue
         cfg = p.softnet if name == softnet else p.train  # SOFTNet trains under its own section
         step = step_seconds(name, size, cfg, threads, args.steps * (10 if name == softnet else 1))
         pred = predict_seconds(name, size, sorted({64, 256, 1024, p.train.predict_batch_size}), threads)
@@ -214,6 +227,9 @@ def main(argv=None) -> None:
     ap.add_argument("--steps-main", type=int, default=None, help="project with these TrainConfig.steps")
     ap.add_argument("--ablation-steps", type=int, default=None, help="project with these AblationConfig.steps")
     ap.add_argument("--predict-batch", type=int, default=None, help="project with this predict_batch_size")
+    ap.add_argument("--data", default="", help="project another sizing, e.g. n_subjects=12,seconds_per_video=72.5")
+    ap.add_argument("--ablation-val-every", type=int, default=None, help="project with this AblationConfig.val_every")
+    ap.add_argument("--costs", default="", help="skip measuring these models: NAME=STEP_S/PREDICT_S_PER_SAMPLE,...")
     ap.add_argument("--no-softnet", action="store_true", help="leave SOFTNet (profile.softnet) out of notebook 04")
     ap.add_argument("--softnet-steps", type=int, default=None, help="project with these SOFTNet steps")
     run(ap.parse_args(argv))
