@@ -121,15 +121,17 @@ def run(args: argparse.Namespace) -> None:
         es = expression_set(ds, expression, profile, progress=False)
         held_out = es.subjects[:args.held_out]
         base_cfg = dataclasses.replace(profile.train, device="cpu", val_every=None)
+        if args.max_train_samples is not None:
+            base_cfg = dataclasses.replace(base_cfg, max_train_samples=args.max_train_samples or None)
         x, y, groups = training_set(es, held_out, base_cfg, not profile.features.abs_uv)
         xv, yv, base = held_out_arrays(es, held_out, base_cfg)
         print(f"{expression}: k = {es.k}, held out {held_out}, {len(y)} training samples "
               f"({int(y.sum())} positive), {len(yv)} held-out samples ({int(yv.sum())} positive)", flush=True)
-        for name in args.recipes:
+        for name, budget in ((n, b) for n in args.recipes for b in args.steps):
             batch = RECIPES[name].get("batch_size", base_cfg.batch_size)
             per_epoch = math.ceil(len(y) / batch)
-            cfg = dataclasses.replace(base_cfg, **{**RECIPES[name], "steps": args.steps,
-                                                   "epochs": max(1, round(args.steps / per_epoch))})
+            cfg = dataclasses.replace(base_cfg, **{**RECIPES[name], "steps": budget,
+                                                   "epochs": max(1, round(budget / per_epoch))})
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 try:
@@ -157,7 +159,10 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--expressions", nargs="+", default=["mae", "me"], choices=["mae", "me"])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--steps", type=int, default=150, help="optimiser steps of every recipe")
+    parser.add_argument("--steps", type=int, nargs="+", default=[150],
+                        help="optimiser steps of every recipe (several: one run from scratch per budget, a curve)")
+    parser.add_argument("--max-train-samples", type=int, default=None,
+                        help="override TrainConfig.max_train_samples (0: no cap)")
     parser.add_argument("--held-out", type=int, default=2, help="held-out subjects (the first n)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default=SL_SWIN_T)

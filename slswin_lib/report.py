@@ -18,7 +18,8 @@ from .io import atomic_path, atomic_write_text, figures_dir
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
            "megc2021_table", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
-           "interval_note", "recipe_caption", "auc_table"]
+           "interval_note", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
+           "ablation_notes"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -137,6 +138,50 @@ def ablation_row(scores, spot_cfg) -> dict:
     return {"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn, f"F1 (t = {spot_cfg.t})": fixed.f1,
             "F1 low": lo, "F1 high": hi, "F1 (nested t)": float(nested.loc["set", "F1"]),
             "nested low": nlo, "nested high": nhi}
+
+
+#: how an expression type is named in table columns and captions
+TYPE_LABELS = {"me": "ME", "mae": "MaE"}
+
+
+def typed_columns(expression: str, row: dict) -> dict:
+    """The columns of an :func:`ablation_row` prefixed with the type (``"ME F1 low"``, ``"MaE TP"``).
+
+    >>> typed_columns("mae", {"TP": 3, "F1 low": 0.1})
+    {'MaE TP': 3, 'MaE F1 low': 0.1}
+    """
+    label = TYPE_LABELS.get(expression, expression)
+    return {f"{label} {name}": value for name, value in row.items()}
+
+
+def ablation_table(rows: dict, *, index_name: str) -> pd.DataFrame:
+    """Tables 4-6 with one block of columns per expression type, the paper's ME block first.
+
+    Args:
+        rows: row label -> dict of columns; the per-type results given as ``typed_columns(e, ablation_row(...))``
+            (a row not run has only its descriptive columns).
+        index_name: the table's index name (``"Table 4"``, ``"labels"``, ``"input"``).
+
+    Returns:
+        The table, the TP/FP/FN counts as nullable integers.
+    """
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    counts = [c for c in table.columns if c.rsplit(" ", 1)[-1] in ("TP", "FP", "FN")]
+    table[counts] = table[counts].astype("Int64")
+    table.index.name = index_name
+    return table
+
+
+def ablation_notes(table: pd.DataFrame, expressions, t: float) -> list[str]:
+    """One :func:`interval_note` sentence per expression type and threshold choice of an
+    :func:`ablation_table` (``"ME, t = 0.6: 95% intervals resolve ..."``)."""
+    out = []
+    for e in expressions:
+        label = TYPE_LABELS.get(e, e)
+        for what, low, high in ((f"t = {t}", "F1 low", "F1 high"), ("nested t", "nested low", "nested high")):
+            if f"{label} {low}" in table:
+                out.append(f"{label}, {what}: " + interval_note(table, f"{label} {low}", f"{label} {high}"))
+    return out
 
 
 def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from pathlib import Path
 from .config import Profile
 from .io import atomic_write_text, figures_dir
 
-__all__ = ["SECTIONS", "sections", "loss_figure", "results_markdown", "write_results", "update_readme", "readme_block", "headline_f1",
-           "table_markdown", "README_TABLES", "results_block"]
+__all__ = ["SECTIONS", "sections", "loss_figure", "results_markdown", "write_results", "update_readme", "readme_block",
+           "headline_f1", "table_markdown", "README_TABLES", "results_block", "event_counts", "auc_markdown"]
 
 def loss_figure(model_name: str) -> str:
     """The stem of notebook 04's learning-curve figure of ``model_name``.
@@ -31,7 +31,7 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
      ["09_released_counts", "09_nested_t", "09_rescoring"], ["09_t_sweep", "09_rules_t_sweep", "09_spotting_example"],
      "Real CAS(ME)^2 data (the authors' released SL-Swin-T LOSO scores); independent of the profile."),
     ("Tables 2-3: MEGC 2021 LOSO, SL-Swin-T, SOFTNet and a training-free baseline", "05_spotting_evaluation",
-     ["05_megc2021", "05_published_table2"], ["05_scores_me", "05_scores_mae"], ""),
+     ["05_megc2021", "05_published_table2", "05_auc"], ["05_scores_me", "05_scores_mae"], ""),
     ("Table 4: architecture ablation (ME)", "06_ablation_architecture", ["06_table4_architecture"],
      ["06_table4_architecture"], ""),
     ("Table 5: pseudo vs original labels (ME)", "07_ablation_labels", ["07_table5_labels"],
@@ -41,7 +41,7 @@ SECTIONS: list[tuple[str, str, list[str], list[str], str]] = [
      ["08_mosaics"], ""),
     ("Model sizes", "03_model", ["03_model_sizes"], ["03_attention_lsa"], ""),
     ("Training folds", "04_training", [], [], ""),
-    ("Data", "00_data", ["00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
+    ("Data", "00_data", ["00_event_counts", "00_subjects"], ["00_montage_me", "00_montage_mae", "00_event_lengths"], ""),
 ]
 
 
@@ -128,6 +128,30 @@ def headline_f1(folder: str | os.PathLike | None = None, *, intervals: bool = Fa
     return table[[c for c in ("mae", "me", "overall") if c in table.columns]]
 
 
+def event_counts(folder: str | os.PathLike | None = None) -> dict | None:
+    """The benchmark's counts from notebook 00's ``00_event_counts.csv`` (videos, subjects, me, mae), or None."""
+    import pandas as pd
+
+    path = figures_dir(folder) / "00_event_counts.csv"
+    if not path.exists():
+        return None
+    row = pd.read_csv(path).iloc[0]
+    return {k: int(row[k]) for k in ("videos", "subjects", "me", "mae")}
+
+
+def auc_markdown(folder: str | os.PathLike | None = None) -> str | None:
+    """Notebook 05's per-type AUC table (``| method | me | mae |``, one row per scorer), or None."""
+    import pandas as pd
+
+    from .report import markdown_table
+
+    path = figures_dir(folder) / "05_auc.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    return markdown_table(table[[c for c in ("method", "me", "mae") if c in table.columns]], False, ".3f")
+
+
 #: the ablation tables shown in the README's results block, after the headline F1
 README_TABLES = ("06_table4_architecture", "07_table5_labels", "08_table6_feature_size", "07_fidelity_ablation")
 
@@ -144,11 +168,18 @@ def results_block(folder: str | os.PathLike | None = None, *, profile: str = "qu
              f"0.60) and at a t chosen by nested LOSO (published on CAS(ME)^2: SL-Swin-T MaE {paper['mae']:.4f}, "
              f"ME {paper['me']:.4f}, overall {paper['overall']:.4f}; SOFTNet {softnet['mae']:.4f}, "
              f"{softnet['me']:.4f}, {softnet['overall']:.4f}):", ""]
+    counts = event_counts(folder)
+    if counts is not None:
+        block[0] = (f"Profile `{profile}`, synthetic benchmark of {counts['me']} ME and {counts['mae']} MaE events in "
+                    f"{counts['videos']} videos of {counts['subjects']} subjects" + block[0][block[0].index(" (from"):])
     f1 = headline_f1(folder, intervals=True)
     if f1 is not None:
         block += [markdown_table(f1.reset_index(), False, ".4f"),
                   "", "F1 [low, high]: 95% bootstrap interval over videos (notebook 05 says which differences it "
                   "resolves).", ""]
+    auc = auc_markdown(folder)
+    if auc is not None:
+        block += ["Held-out per-frame ROC-AUC against the pseudo labels (notebook 05; 0.5 is chance):", "", auc, ""]
     for stem in README_TABLES:
         text = table_markdown(folder, stem)
         if text:

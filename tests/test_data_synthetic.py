@@ -10,7 +10,7 @@ import pytest
 
 from slswin_lib.config import get_profile
 from slswin_lib.data import ensure_synthetic, load_dataset, load_motion, true_displacement
-from slswin_lib.data.synthetic import render_frame
+from slswin_lib.data.synthetic import count_events, render_frame
 
 SMALL = dict(seconds_per_video=6.0, frame_size=128, n_subjects=2)
 
@@ -48,6 +48,15 @@ def test_layout_and_reader(synth_root, synth):
         assert [(e.onset, e.apex, e.offset) for e in v.events] == [tuple(r) for r in m["events"]]
         assert [e.type for e in v.events] == list(m["event_types"])
         assert {"me", "mae"} <= {e.type for e in v.events}
+
+
+def test_count_events_without_rendering(synth):
+    """count_events draws the build's time lines: its counts are those of the built set."""
+    import dataclasses
+
+    cfg = dataclasses.replace(get_profile("smoke").data, **SMALL)
+    built = [e.type for v in synth for e in v.events]
+    assert count_events(cfg) == {"videos": len(synth.videos), "me": built.count("me"), "mae": built.count("mae")}
 
 
 def test_event_sizes_and_durations(synth):

@@ -76,3 +76,33 @@ def test_results_block_shows_table2_rows_of_every_method(tmp_path):
     assert table.loc[("SOFTNet", "published t"), "overall"] == "0.3100 [0.200, 0.400]"
     block = results_block(tmp_path)
     assert "SOFTNet 0.2410, 0.1173, 0.2022" in block and "0.3100 [0.200, 0.400]" in block
+
+
+def test_ablation_table_has_a_block_per_type_and_a_note_per_type_and_threshold(released):
+    from slswin_lib.report import ablation_notes, ablation_table, typed_columns
+
+    spot = get_profile("quick").spot
+    rows = {"released": {"model": "sl_swin", **{k: v for e in ("me", "mae")
+                                                  for k, v in typed_columns(e, ablation_row(released[e], spot)).items()}},
+            "not run": {"model": "not run"}}
+    table = ablation_table(rows, index_name="Table 4")
+    assert table.loc["released", ["ME TP", "ME FP", "ME FN"]].tolist() == [12, 204, 45]
+    assert table["MaE TP"].dtype == "Int64" and pd.isna(table.loc["not run", "MaE TP"])
+    notes = ablation_notes(table, ("me", "mae"), spot.t)
+    assert [n.split(":")[0] for n in notes] == ["ME, t = 0.6", "ME, nested t", "MaE, t = 0.6", "MaE, nested t"]
+    assert all("Fewer than two rows" in n for n in notes)               # one row with intervals
+
+
+def test_results_block_states_the_event_counts_and_the_per_type_auc_table(tmp_path, released):
+    from slswin_lib.report import save_table
+    from slswin_lib.results import results_block
+
+    assert "events in" not in results_block(tmp_path)                       # nothing written yet
+    save_table(pd.DataFrame([{"videos": 6, "subjects": 6, "me": 96, "mae": 155}]), "00_event_counts", tmp_path)
+    save_table(auc_table({"released": released, "again": released}), "05_auc", tmp_path)
+    block = results_block(tmp_path)
+    assert "synthetic benchmark of 96 ME and 155 MaE events in 6 videos of 6 subjects" in block
+    header = next(line for line in block.splitlines() if line.startswith("|") and "method" in line)
+    assert [c.strip() for c in header.strip("|").split("|")] == ["method", "me", "mae"]
+    rows = [line for line in block.splitlines() if line.startswith("|") and ("released" in line or "again" in line)]
+    assert len(rows) == 2

@@ -54,7 +54,7 @@ from .base import Event, Video
 
 __all__ = [
     "GENERATOR_VERSION", "AUS", "VIDEO_CODES", "portraits", "portrait_landmarks", "ensure_synthetic",
-    "build_synthetic", "true_displacement", "load_motion", "expression_field", "invert_warp",
+    "build_synthetic", "count_events", "true_displacement", "load_motion", "expression_field", "invert_warp",
     "forward_warp", "render_frame",
 ]
 
@@ -386,16 +386,18 @@ def _timeline(subject: _Subject, n: int, fps: float, cfg, rng: np.random.Generat
 
 # --------------------------------------------------------------------------- build
 def _fingerprint(cfg) -> dict[str, Any]:
-    return {"generator_version": GENERATOR_VERSION, "config": dataclasses.asdict(cfg)}
+    from ..config import _identity_facts  # without the runtime-only settings (workers)
+
+    return {"generator_version": GENERATOR_VERSION, "config": _identity_facts(cfg)}
 
 
-def _write_video(folder: Path, subject: _Subject, amps, head, gain, rng, desc: str) -> None:
+def _write_video(folder: Path, subject: _Subject, amps, head, gain, rng, desc: str, progress: bool = True) -> None:
     import cv2
     from tqdm.auto import tqdm
 
     folder.mkdir(parents=True, exist_ok=True)
     params = [int(cv2.IMWRITE_JPEG_QUALITY), subject.jpeg_quality]
-    for i in tqdm(range(len(amps)), desc=desc, leave=False, mininterval=1.0):
+    for i in tqdm(range(len(amps)), desc=desc, leave=False, mininterval=1.0, disable=not progress):
         img = render_frame(subject.base, head[i], subject.bumps, amps[i])
         img *= gain[i]
         img += rng.normal(0.0, subject.noise_sigma, img.shape[:2])[..., None].astype(np.float32)
@@ -404,43 +406,95 @@ def _write_video(folder: Path, subject: _Subject, amps, head, gain, rng, desc: s
             raise OSError(f"could not write {folder / f'img{i + 1}.jpg'}; check disk space")
 
 
-def build_synthetic(cfg, out: Path) -> dict[str, Any]:
-    """Write a complete synthetic set for ``cfg`` (:class:`DataConfig`) into the empty folder ``out``."""
-    from tqdm.auto import tqdm
-
-    rng = np.random.default_rng(cfg.seed)
-    images = portraits()
-    marks = {name: portrait_landmarks(name, img) for name, img in images.items()}
+def _check_size(cfg) -> None:
     if cfg.videos_per_subject > len(VIDEO_CODES):
         raise ValueError(f"videos_per_subject={cfg.videos_per_subject} > {len(VIDEO_CODES)} video codes")
+
+
+def _videos(cfg, images: dict, marks: dict, progress: bool = False):
+    """Every video's plan, in build order: ``(subject index, subject, code index, timeline, rng)``;
+    ``timeline`` is :func:`_timeline`'s ``(events, amps, head, gain)`` and ``rng`` the video's
+    generator, positioned where rendering (noise) continues drawing from it."""
+    from tqdm.auto import tqdm
+
+    _check_size(cfg)
     n = int(round(cfg.seconds_per_video * cfg.fps))
-    sheet_rows, stats = [], []
-    for s in tqdm(range(cfg.n_subjects), desc="synthetic subjects", mininterval=1.0):
+    for s in tqdm(range(cfg.n_subjects), desc="synthetic subjects", mininterval=1.0, disable=not progress):
         subj_rng = np.random.default_rng([cfg.seed, s])
         subject = _make_subject(s, cfg, subj_rng, images, marks)
-        sid = f"s{s + 1:02d}"
         codes = subj_rng.choice(len(VIDEO_CODES), size=cfg.videos_per_subject, replace=False)
         for code_idx in sorted(codes):
-            code, folder_name, sheet_name = VIDEO_CODES[code_idx]
-            vrng = np.random.default_rng([cfg.seed, s, int(code)])
-            events, amps, head, gain = _timeline(subject, n, cfg.fps, cfg, vrng)
-            folder = out / "rawpic" / sid / f"{s + 1:02d}_{code}{folder_name}"
+            vrng = np.random.default_rng([cfg.seed, s, int(VIDEO_CODES[code_idx][0])])
+            yield s, subject, int(code_idx), _timeline(subject, n, cfg.fps, cfg, vrng), vrng
+
+
+def count_events(cfg) -> dict[str, int]:
+    """The ME and MaE events the benchmark of ``cfg`` (:class:`DataConfig`) holds, without rendering it.
+
+    Draws exactly the time lines :func:`build_synthetic` draws (same seeds and order), so the counts
+    are those of the built set, in well under a second per video; a profile's benchmark can be sized
+    with it (``count_events(get_profile("quick").data)``).
+
+    Returns:
+        ``{"videos": ..., "me": ..., "mae": ...}``.
+    """
+    images = portraits()
+    marks = {name: portrait_landmarks(name, img) for name, img in images.items()}
+    out = {"videos": 0, "me": 0, "mae": 0}
+    for *_, (events, _amps, _head, _gain), _rng in _videos(cfg, images, marks):
+        out["videos"] += 1
+        for event, _, _ in events:
+            out[event.type] += 1
+    return out
+
+
+def build_synthetic(cfg, out: Path) -> dict[str, Any]:
+    """Write a complete synthetic set for ``cfg`` (:class:`DataConfig`) into the empty folder ``out``;
+    the videos are rendered by ``cfg.workers`` processes (0: one per core)."""
+    from tqdm.auto import tqdm
+
+    images = portraits()
+    marks = {name: portrait_landmarks(name, img) for name, img in images.items()}
+    _check_size(cfg)
+    n = int(round(cfg.seconds_per_video * cfg.fps))
+    sheet_rows, stats = [], []
+    n_workers = min(cfg.workers or os.cpu_count() or 1, cfg.n_subjects * cfg.videos_per_subject)
+    pool = None
+    if n_workers > 1:  # every video draws from its own generator: the same frames in any order
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"))
+    pending = []
+    for s, subject, code_idx, (events, amps, head, gain), vrng in _videos(cfg, images, marks, progress=True):
+        sid = f"s{s + 1:02d}"
+        code, folder_name, sheet_name = VIDEO_CODES[code_idx]
+        folder = out / "rawpic" / sid / f"{s + 1:02d}_{code}{folder_name}"
+        if pool is None:
             _write_video(folder, subject, amps, head, gain, vrng, f"{sid}_{code}")
-            save_npz_atomic(out / "motion" / f"{sid}_{code}.npz", head=head, amps=amps.astype(np.float32),
-                            gain=gain, centres=subject.bumps["centres"], sigmas=subject.bumps["sigmas"],
-                            vectors=subject.bumps["vectors"], bump_names=subject.bumps["names"],
-                            bump_aus=subject.bumps["au"], landmarks=subject.landmarks,
-                            face_box=subject.face_box, frame_size=cfg.frame_size, fps=cfg.fps,
-                            events=np.array([[e.onset, e.apex, e.offset] for e, _, _ in events]).reshape(-1, 3),
-                            event_types=np.array([e.type for e, _, _ in events]),
-                            event_px128=np.array([px for _, _, px in events]))
-            for j, (ev, aus, px) in enumerate(events, start=1):
-                emotion = next((EMOTION_OF[a] for a in aus if a in EMOTION_OF), "others")
-                sheet_rows.append([s + 1, f"{sheet_name}_{j}", ev.onset + 1, ev.apex + 1, ev.offset + 1,
-                                   "+".join(a[2:] for a in aus), emotion,
-                                   "micro-expression" if ev.type == "me" else "macro-expression", emotion])
-                stats.append({"subject": sid, "video_id": code, "type": ev.type, "px128": px,
-                              "aus": "+".join(aus), "frames": ev.length})
+        else:
+            pending.append(pool.submit(_write_video, folder, subject, amps, head, gain, vrng, f"{sid}_{code}", False))
+        save_npz_atomic(out / "motion" / f"{sid}_{code}.npz", head=head, amps=amps.astype(np.float32),
+                        gain=gain, centres=subject.bumps["centres"], sigmas=subject.bumps["sigmas"],
+                        vectors=subject.bumps["vectors"], bump_names=subject.bumps["names"],
+                        bump_aus=subject.bumps["au"], landmarks=subject.landmarks,
+                        face_box=subject.face_box, frame_size=cfg.frame_size, fps=cfg.fps,
+                        events=np.array([[e.onset, e.apex, e.offset] for e, _, _ in events]).reshape(-1, 3),
+                        event_types=np.array([e.type for e, _, _ in events]),
+                        event_px128=np.array([px for _, _, px in events]))
+        for j, (ev, aus, px) in enumerate(events, start=1):
+            emotion = next((EMOTION_OF[a] for a in aus if a in EMOTION_OF), "others")
+            sheet_rows.append([s + 1, f"{sheet_name}_{j}", ev.onset + 1, ev.apex + 1, ev.offset + 1,
+                               "+".join(a[2:] for a in aus), emotion,
+                               "micro-expression" if ev.type == "me" else "macro-expression", emotion])
+            stats.append({"subject": sid, "video_id": code, "type": ev.type, "px128": px,
+                          "aus": "+".join(aus), "frames": ev.length})
+    if pool is not None:
+        try:
+            for job in tqdm(pending, desc="rendering videos", mininterval=1.0):
+                job.result()
+        finally:
+            pool.shutdown(cancel_futures=True)
     naming2 = [[s + 1, f"s{s + 1:02d}", s + 1] for s in range(cfg.n_subjects)]
     naming1 = [[code, sheet_name] for code, _, sheet_name in VIDEO_CODES]
     with pd.ExcelWriter(out / "CAS(ME)^2code_final.xlsx", engine="openpyxl") as xw:
