@@ -176,18 +176,11 @@ def timed(fn, n_units: int) -> tuple[float, int]:
 
 
 def pexels_track(cfg, n: int):
-    import cv2
+    from bench_features import read_pexels  # this folder's flow benchmark: the sample video's first n frames
 
-    from slswin_lib.assets import asset_path
     from slswin_lib.features.extract import ArrayVideo, track_face
 
-    cap = cv2.VideoCapture(str(asset_path("pexels_video")))
-    frames = []
-    while len(frames) < n:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    frames = read_pexels(n)
     video = ArrayVideo("pexels", frames)
     track_face(video, cfg)          # warm-up: the landmarker's model load
     out = {}

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..config import TrainConfig
 
-__all__ = ["downsample_negatives", "augment_positives", "training_arrays"]
+__all__ = ["downsample_negatives", "cap_samples", "augment_positives", "training_arrays"]
 
 
 def downsample_negatives(labels: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
@@ -23,6 +23,21 @@ def downsample_negatives(labels: np.ndarray, keep: float, rng: np.random.Generat
         return np.arange(len(labels))
     chosen = rng.choice(neg, size=int(len(neg) * keep), replace=False)
     return np.sort(np.concatenate([pos, chosen]))
+
+
+def cap_samples(y: np.ndarray, max_samples: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """Sorted indices of a stratified subsample of at most ``max_samples`` of the pooled samples.
+
+    Positives first (up to half the cap), the rest negatives; ``None`` when there is no cap or the
+    samples fit under it (``TrainConfig.max_train_samples``, a CPU-budget knob; None in the paper
+    profile). Both the in-memory arrays and the streamed training set draw through here.
+    """
+    if max_samples is None or len(y) <= max_samples:
+        return None
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
+    n_pos = min(len(pos), max_samples // 2)
+    return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
+                                   rng.choice(neg, min(len(neg), max_samples - n_pos), replace=False)]))
 
 
 #: value range of normalised samples (per-sample min-max) and of raw features for the augmentation
@@ -113,12 +128,8 @@ def training_arrays(features: Sequence[np.ndarray], labels: Sequence[np.ndarray]
     x = np.concatenate(xs).astype(np.float32)
     y = np.concatenate(ys).astype(np.float32)
     g = np.concatenate(gs)
-    max_samples = cfg.max_train_samples
-    if max_samples is not None and len(y) > max_samples:
-        pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
-        n_pos = min(len(pos), max_samples // 2)
-        idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
-                                      rng.choice(neg, min(len(neg), max_samples - n_pos), replace=False)]))
+    idx = cap_samples(y, cfg.max_train_samples, rng)
+    if idx is not None:
         x, y, g = x[idx], y[idx], g[idx]
     raw_stage = cfg.augment_stage == "raw"
     if not raw_stage:

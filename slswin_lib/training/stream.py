@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from .samples import NORMALISED_RANGE, RAW_RANGE, U_CHANNEL, downsample_negatives
+from .samples import NORMALISED_RANGE, RAW_RANGE, U_CHANNEL, cap_samples, downsample_negatives
 
 __all__ = ["FeatureFileError", "TrainingSamples", "training_samples", "batch_loader", "open_features",
            "PLAIN", "FLIP", "BLUR", "NOISE"]
@@ -251,12 +251,8 @@ def training_samples(features: Sequence[Any], labels: Sequence[np.ndarray], cfg:
         gs.append(np.full(len(idx), g, dtype=group_dtype))
     video, frame = np.concatenate(vs), np.concatenate(fs)
     y, g = np.concatenate(ys).astype(np.float32), np.concatenate(gs)
-    max_samples = cfg.max_train_samples
-    if max_samples is not None and len(y) > max_samples:
-        pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
-        n_pos = min(len(pos), max_samples // 2)
-        idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False),
-                                      rng.choice(neg, min(len(neg), max_samples - n_pos), replace=False)]))
+    idx = cap_samples(y, cfg.max_train_samples, rng)
+    if idx is not None:
         video, frame, y, g = video[idx], frame[idx], y[idx], g[idx]
     kind = np.full(len(y), PLAIN, np.int8)
     noise = np.full(len(y), -1, np.int64)
