@@ -40,6 +40,7 @@ __all__ = [
     "resolve_profile",
     "RUNTIME_ONLY",
     "run_digest",
+    "identity_facts",
     "check_threshold_factor",
     "PAPER_T",
     "BASELINE_K",
@@ -88,14 +89,14 @@ VAL_POINTS = 10
 INTERVAL_RESAMPLES = 2000
 
 
-def _identity_facts(obj: Any) -> Any:
+def identity_facts(obj: Any) -> Any:
     """``obj`` as plain JSON-able data without the :data:`RUNTIME_ONLY` keys (recursively)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         obj = dataclasses.asdict(obj)
     if isinstance(obj, dict):
-        return {str(k): _identity_facts(v) for k, v in obj.items() if k not in RUNTIME_ONLY}
+        return {str(k): identity_facts(v) for k, v in obj.items() if k not in RUNTIME_ONLY}
     if isinstance(obj, (list, tuple)):
-        return [_identity_facts(v) for v in obj]
+        return [identity_facts(v) for v in obj]
     return obj
 
 
@@ -115,7 +116,7 @@ def run_digest(facts: Any, length: int = 16) -> str:
     import hashlib
     import json
 
-    text = json.dumps(_identity_facts(facts), sort_keys=True, default=str)
+    text = json.dumps(identity_facts(facts), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 

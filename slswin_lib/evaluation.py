@@ -60,6 +60,7 @@ __all__ = [
     "MODES",
     "Counts",
     "interval_iou",
+    "f1_of",
     "match_video",
     "evaluate",
     "metrics_table",
@@ -70,7 +71,7 @@ __all__ = [
 MODES = ("megc", "authors", "megc2020", "overlap")
 
 
-def _f1_of(tp, fp, fn, tp_pred):
+def f1_of(tp, fp, fn, tp_pred):
     """``2 a b / (2 a b + a FN + b FP)`` with ``a = tp_pred``, ``b = tp``: the harmonic mean of
     precision ``a / (a + FP)`` and recall ``b / (b + FN)`` (``2TP / (2TP + FP + FN)`` when
     ``a = b``); 0 where nothing was counted. Works on scalars and arrays."""
@@ -116,7 +117,7 @@ class Counts:
     def f1(self) -> float:
         """The harmonic mean of precision and recall (``2TP / (2TP + FP + FN)`` when
         ``tp_pred`` is None)."""
-        return float(_f1_of(self.tp, self.fp, self.fn, self.tp_p))
+        return float(f1_of(self.tp, self.fp, self.fn, self.tp_p))
 
     def as_dict(self) -> dict[str, float]:
         """TP, FP, FN (and TP_pred where it is kept), precision, recall, F1."""
@@ -284,8 +285,8 @@ class F1Interval:
 
 
 def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tp_pred: np.ndarray, axis: int = -1) -> np.ndarray:
-    """F1 of counts summed along ``axis`` (:func:`_f1_of`; 0 where nothing was counted)."""
-    return _f1_of(*(np.sum(a, axis=axis) for a in (tp, fp, fn, tp_pred)))
+    """F1 of counts summed along ``axis`` (:func:`f1_of`; 0 where nothing was counted)."""
+    return f1_of(*(np.sum(a, axis=axis) for a in (tp, fp, fn, tp_pred)))
 
 
 def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95,

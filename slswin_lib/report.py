@@ -266,14 +266,14 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
     from .evaluation import metrics_table
     from .scores import counts_grid, select_t_loso, spot_score_set, t_sweep
 
-    from .evaluation import _f1_of
+    from .evaluation import f1_of
 
     t_pub = spot_cfg.t if published_t is None else published_t
     rows, sweeps = {}, {}
     for mode in modes or SPOT_MODES:
         grids = {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()}
         pooled = sum(g.sum(axis=0) for g in grids.values())
-        sweeps[mode] = pd.DataFrame({"t": list(spot_cfg.t_grid), "F1": _f1_of(*pooled.T)})
+        sweeps[mode] = pd.DataFrame({"t": list(spot_cfg.t_grid), "F1": f1_of(*pooled.T)})
         best_t = {}
         for e, s in sets.items():
             sweep = t_sweep(s, spot_cfg.t_grid, mode, grid_counts=grids[e])

@@ -256,10 +256,10 @@ def counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarra
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:
-    """F1 of :data:`GRID_COUNTS` along the last axis (:func:`slswin_lib.evaluation._f1_of`)."""
-    from .evaluation import _f1_of
+    """F1 of :data:`GRID_COUNTS` along the last axis (:func:`slswin_lib.evaluation.f1_of`)."""
+    from .evaluation import f1_of
 
-    return _f1_of(*np.moveaxis(counts, -1, 0))
+    return f1_of(*np.moveaxis(counts, -1, 0))
 
 
 def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors", *,

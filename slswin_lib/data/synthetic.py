@@ -386,9 +386,9 @@ def _timeline(subject: _Subject, n: int, fps: float, cfg, rng: np.random.Generat
 
 # --------------------------------------------------------------------------- build
 def _fingerprint(cfg) -> dict[str, Any]:
-    from ..config import _identity_facts  # without the runtime-only settings (workers)
+    from ..config import identity_facts  # without the runtime-only settings (workers)
 
-    return {"generator_version": GENERATOR_VERSION, "config": _identity_facts(cfg)}
+    return {"generator_version": GENERATOR_VERSION, "config": identity_facts(cfg)}
 
 
 def _write_video(folder: Path, subject: _Subject, amps, head, gain, rng, desc: str, progress: bool = True) -> None:
