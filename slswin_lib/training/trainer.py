@@ -275,12 +275,10 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
         torch.set_rng_state(state["rng"])  # drop-path draws continue as in an uninterrupted run
     done_epochs = state["epoch"] if state else 0
     step = state["step"] if state else 0
-    if isinstance(x, TrainingSamples):
-        samples, yt = x, torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
-    else:
+    yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
+    samples = x if isinstance(x, TrainingSamples) else None
+    if samples is None:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).view(-1, 1)
-        samples = None
     if val is not None:
         xv = torch.from_numpy(np.ascontiguousarray(val[0], dtype=np.float32))
         yv = torch.from_numpy(np.ascontiguousarray(val[1], dtype=np.float32)).view(-1, 1)
