@@ -187,29 +187,20 @@ def fold_memory_bytes(job: FoldJob) -> int:
     return FOLD_BASE_BYTES + FOLD_BYTES_PER_SAMPLE * samples
 
 
-def _available_memory() -> int:
-    """Bytes of memory available to new processes (``MemAvailable``; else all physical memory)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def memory_limited_workers(jobs: Sequence[FoldJob], workers: int, available: int | None = None) -> int:
     """``workers`` lowered so that that many of the largest folds fit in the available memory (at least 1)."""
     if workers <= 1 or not jobs:
         return max(1, workers)
-    available = _available_memory() if available is None else available
-    fit = max(1, available // max(fold_memory_bytes(job) for job in jobs))
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available   # memory available to new processes
+    need = max(fold_memory_bytes(job) for job in jobs)
+    fit = max(1, available // need)
     if fit < workers:
         import warnings
 
-        warnings.warn(f"{workers} fold workers asked for, but a fold needs up to "
-                      f"{max(fold_memory_bytes(j) for j in jobs) / 2**30:.1f} GiB and "
+        warnings.warn(f"{workers} fold workers asked for, but a fold needs up to {need / 2**30:.1f} GiB and "
                       f"{available / 2**30:.1f} GiB are available: running {fit} at once", stacklevel=3)
     return int(min(workers, fit))
 
