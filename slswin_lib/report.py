@@ -352,8 +352,7 @@ def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))
 
 
-def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", model_name: str | None = None,
-                      scheduler_address: str | None = None, progress: bool = True) -> pd.DataFrame:
+def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler_address: str | None = None, progress: bool = True) -> pd.DataFrame:
     """What each authors'-code choice costs: one ablation run per :data:`~slswin_lib.config.FIDELITY` row.
 
     The runs are the profile as it is (every row as the authors' code, where the profile follows it),
@@ -364,7 +363,7 @@ def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", model_nam
 
     Args:
         ds: the data set (:func:`slswin_lib.experiment.open_dataset`).
-        profile: the base profile; ``model_name`` defaults to its model.
+        profile: the base profile (its model is the one trained).
 
     Returns:
         One row per run: the setting switched, its value, the TP/FP/FN and F1 of :func:`ablation_row`.
@@ -376,7 +375,7 @@ def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", model_nam
     from .models import model_input_size
 
     p = profile
-    model_name = model_name or p.model.name
+    model_name = p.model.name
     by_setting = {row.setting: row for row in FIDELITY}
     inert = {"model.vit_variant": "vit" not in model_name, "features.px_scaling": model_input_size(model_name) == 42}
     rows = {}
@@ -389,8 +388,7 @@ def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", model_nam
         # one work folder for every variant: features and runs are keyed by their settings
         variant = dataclasses.replace(variant, name=p.name)
         es = expression_set(ds, expression, variant, scheduler_address=scheduler_address, progress=progress)
-        scores = ablation_loso(es, variant, model_name=model_name, scheduler_address=scheduler_address,
-                               progress=progress)
+        scores = ablation_loso(es, variant, scheduler_address=scheduler_address, progress=progress)
         value = "" if row is None else f"{row.paper_value} (paper text)"
         rows[label] = {"value": value, "run": "trained", "k": es.k, **ablation_row(scores, variant.spot)}
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -80,8 +80,8 @@ def feature_config_from_dict(d: Mapping[str, Any], where: str) -> FeatureConfig:
 
 
 # -- export ----------------------------------------------------------------------------------------
-def deploy_t(es, p: Profile, model_name: str | None = None) -> tuple[float, str]:
-    """Threshold factor t for a model trained on all of ``es``, and where it came from.
+def deploy_t(es, p: Profile) -> tuple[float, str]:
+    """Threshold factor t for a model (``p.model``) trained on all of ``es``, and where it came from.
 
     If a full LOSO score set of the same model, expression set, k and features exists (notebook 04/05),
     t is chosen on it the way the nested LOSO selection chooses t for a held-out subject, here with every
@@ -91,10 +91,9 @@ def deploy_t(es, p: Profile, model_name: str | None = None) -> tuple[float, str]
     from ..experiment import find_loso_run
     from ..scores import load_score_set, t_sweep
 
-    model_name = model_name or p.model.name
-    run = find_loso_run(p, es, model_name, p.train.labelling)
+    run = find_loso_run(p, es)
     if run is None:
-        return float(p.spot.t), f"profile {p.name} (no full LOSO score set of {model_name} {es.expression} found)"
+        return float(p.spot.t), f"profile {p.name} (no full LOSO score set of {p.model.name} {es.expression} found)"
     scores = load_score_set(run / "scores.npz", run / "videos.csv", run / "gt.csv")
     sweep = t_sweep(scores, p.spot.t_grid, p.spot.mode)
     best = sweep.iloc[int(np.argmax(sweep["F1"].to_numpy()))]
@@ -102,7 +101,7 @@ def deploy_t(es, p: Profile, model_name: str | None = None) -> tuple[float, str]
                               f"scores of {run}")
 
 
-def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: float | None = None,
+def export_spotter(es, profile: Profile, *, t: float | None = None,
                    out: str | os.PathLike | None = None, fps: float | None = None,
                    progress: bool = True) -> Path:
     """Train one model on every video of ``es`` and write a deployable ``spotter_<expression>.pt``.
@@ -113,9 +112,8 @@ def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: fl
 
     Args:
         es: an :class:`~slswin_lib.experiment.ExpressionSet` (``expression_set(ds, type, profile)``).
-        profile: the profile whose ``train``, ``features`` and ``spot`` settings are used; its
-            features must be the ones ``es`` was extracted with.
-        model_name: registered model (default ``profile.model.name``).
+        profile: the profile whose ``model`` (the model to train), ``train``, ``features`` and
+            ``spot`` settings are used; its features must be the ones ``es`` was extracted with.
         t: threshold factor; default :func:`deploy_t` (LOSO-selected if a LOSO score set exists, else
             the profile's t). ``meta["t_source"]`` records which.
         out: the checkpoint file (``*.pt``) or its folder; default the run folder.
@@ -133,7 +131,7 @@ def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: fl
     from ..training.trainer import load_checkpoint
 
     p = profile
-    model_name = model_name or p.model.name
+    model_name = p.model.name
     expression = es.expression
     if expression not in EXPRESSION_TYPES:
         raise ValueError(f"expression must be one of {EXPRESSION_TYPES}, got {expression!r}")
@@ -147,7 +145,7 @@ def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: fl
         if fps is None:
             raise ValueError(f"the frame rate of data set {es.dataset!r} is unknown; pass fps=")
     if t is None:
-        t, t_source = deploy_t(es, p, model_name)
+        t, t_source = deploy_t(es, p)
     else:
         t, t_source = float(t), "given"
     t0 = time.perf_counter()
@@ -156,7 +154,7 @@ def export_spotter(es, profile: Profile, *, model_name: str | None = None, t: fl
     identity = run_digest({"fold": fold_identity(es.infos, [], es.k, expression, p.train, model_name),
                            "features": p.features}, length=12)
     model_dir = run_folder(p, es.dataset, "spotter", model_name, expression, f"model-{identity}")
-    result = train_all(es, p, model_dir, model_name=model_name, progress=progress)
+    result = train_all(es, p, model_dir, progress=progress)
     state = load_checkpoint(model_dir / "checkpoint.pt")
     construction = state["run"]["model_kwargs"]  # the settings the trained model was built with
     record = result.record

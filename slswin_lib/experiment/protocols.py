@@ -14,15 +14,15 @@ authors' released predictions, :mod:`slswin_lib.scores`) plus ``manifest.json`` 
 as the released scores. Everything is resumable (:mod:`slswin_lib.experiment.folds`).
 
 Every protocol takes the resolved :class:`~slswin_lib.config.Profile` (a notebook or command resolves
-it once, :func:`~slswin_lib.config.resolve_profile`), not a profile name.
+it once, :func:`~slswin_lib.config.resolve_profile`), not a profile name, and reads the model and the
+labelling from it: a caller varies a run with ``profile.replace(model={"name": ...},
+train={"labelling": ...})``.
 """
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
-from typing import Sequence
-
 import numpy as np
 
 from ..config import Profile, run_digest
@@ -43,59 +43,57 @@ def _check_features(es: ExpressionSet) -> None:
                              f"n_frames - k = {i.n_frames - es.k}; were the features extracted with k = {es.k}?")
 
 
-def run_tag(p: Profile, es: ExpressionSet, model_name: str, n_folds: int | None = None) -> str:
-    """``<model>-<labelling>[-<n>folds]-<digest>``: the run folder name of a LOSO run, the digest
-    (:func:`~slswin_lib.config.run_digest`) covering the training, model and feature settings and k."""
+def run_tag(p: Profile, es: ExpressionSet, n_folds: int | None = None) -> str:
+    """``<model>-<labelling>[-<n>folds]-<digest>``: the run folder name of a LOSO run of ``p.model``,
+    the digest (:func:`~slswin_lib.config.run_digest`) covering the training, model and feature
+    settings and k."""
     facts = {"train": p.train, "features": p.features, "model": p.model, "k": es.k}
     if p.spot.k_from != "all_subjects":
         facts["k_from"] = p.spot.k_from
     digest = run_digest(facts, length=8)
     folds = f"-{n_folds}folds" if n_folds is not None else ""
-    return f"{model_name}-{p.train.labelling}{folds}-{digest}"
+    return f"{p.model.name}-{p.train.labelling}{folds}-{digest}"
 
 
-def _model_facts(p: Profile, model_name: str) -> dict:
+def _model_facts(p: Profile) -> dict:
     """The FoldJob fields that come from the profile's model and feature settings."""
     from ..models import model_kwargs
 
-    return {"model_kwargs": model_kwargs(model_name, p.model), "signed_u": not p.features.abs_uv}
+    return {"model_kwargs": model_kwargs(p.model.name, p.model), "signed_u": not p.features.abs_uv}
 
 
 def _threads(workers: int) -> int | None:
     return max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else None
 
 
-def loso(es: ExpressionSet, profile: Profile, *, model_name: str | None = None,
-         labelling: str | None = None, subjects: Sequence[str] | None = None,
-         out_dir: str | os.PathLike | None = None, workers: int | None = None,
-         scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+def loso(es: ExpressionSet, profile: Profile, *, out_dir: str | os.PathLike | None = None,
+         workers: int | None = None, scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
     """MEGC 2021 leave-one-subject-out of one model on one expression set; the held-out score set.
 
     Args:
         es: the expression set (:func:`~slswin_lib.experiment.expression_set`).
-        profile: its ``train`` and ``model`` sections are used.
-        model_name: registered model; default ``profile.model.name``.
-        labelling: ``"pseudo"`` or ``"original"`` (Table 5); default the profile's.
-        subjects: the held-out subjects to run (default all: the full LOSO). A subset is a budget
-            knob of the quick profile's ablations; their tables say so.
+        profile: its ``model`` (which model, built how), ``train`` (recipe, budget and labelling,
+            ``"pseudo"`` or ``"original"``, Table 5), ``features`` and ``spot.k_from`` are used.
         out_dir: the run folder; default ``runs/<dataset>/<run_tag>/<expression>``, so a changed
             setting never reuses stale folds.
         workers: parallel folds on a local Dask cluster (default ``profile.train.fold_workers``).
         scheduler_address: an existing Dask scheduler to send the folds to.
     """
-    p = profile
-    model_name = model_name or p.model.name
-    if labelling is not None and labelling != p.train.labelling:
-        p = p.replace(train={"labelling": labelling})
+    return _loso(es, profile, None, out_dir=out_dir, workers=workers, scheduler_address=scheduler_address,
+                 progress=progress)
+
+
+def _loso(es: ExpressionSet, p: Profile, n_folds: int | None, *, out_dir: str | os.PathLike | None = None,
+          workers: int | None = None, scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+    """:func:`loso` on the first ``n_folds`` held-out subjects (``None``: all of them, the full LOSO);
+    the subset is the ablation budget's ``folds`` (:func:`ablation_loso`), named in the run tag."""
+    model_name = p.model.name
     check_input_size(es, model_name)
     _check_features(es)
     all_subjects = es.subjects
-    held_out = list(subjects) if subjects is not None else all_subjects
-    missing = sorted(set(held_out) - set(all_subjects))
-    if missing:
-        raise ValueError(f"subject(s) {missing} have no {es.expression} video; LOSO folds exist for {all_subjects}")
+    held_out = all_subjects if n_folds is None else all_subjects[:n_folds]
     if out_dir is None:
-        out_dir = run_folder(p, es.dataset, run_tag(p, es, model_name, None if subjects is None else len(held_out)),
+        out_dir = run_folder(p, es.dataset, run_tag(p, es, None if n_folds is None else len(held_out)),
                              es.expression)
     out = Path(out_dir)
     workers = p.train.fold_workers if workers is None else workers
@@ -104,7 +102,7 @@ def loso(es: ExpressionSet, profile: Profile, *, model_name: str | None = None,
         fold_set = es.with_k(es.fold_k(s, p.spot.k_from), p, progress)
         jobs.append(FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in fold_set.infos if i.subject != s),
                             tuple(i for i in fold_set.infos if i.subject == s), fold_set.inputs(), fold_set.k,
-                            es.expression, p.train, model_name, _threads(workers), **_model_facts(p, model_name)))
+                            es.expression, p.train, model_name, _threads(workers), **_model_facts(p)))
     t0 = time.perf_counter()
     results = map_folds(jobs, workers, scheduler_address, progress)
     scores = {key: s for r in results for key, s in r.scores.items()}
@@ -122,8 +120,8 @@ def loso(es: ExpressionSet, profile: Profile, *, model_name: str | None = None,
     return write_score_set(out, tested, scores, k_of, name=f"{model_name} {es.expression}", manifest=manifest)
 
 
-def ablation_loso(es: ExpressionSet, profile: Profile, *, model_name: str, labelling: str | None = None,
-                  scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+def ablation_loso(es: ExpressionSet, profile: Profile, *, scheduler_address: str | None = None,
+                  progress: bool = True) -> ScoreSet:
     """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
     subjects, at most ``max_train_samples`` training samples and ``steps`` optimiser steps (the
     ``adamw`` recipe) per fold, the held-out loss every ``val_every`` steps (the paper profile: the
@@ -131,31 +129,30 @@ def ablation_loso(es: ExpressionSet, profile: Profile, *, model_name: str, label
     a = profile.ablation
     budget = {name: getattr(a, name) for name in ("max_train_samples", "steps", "val_every")
               if getattr(a, name) is not None}
-    p = profile.replace(train=budget)
-    subjects = None if a.folds is None else es.subjects[:a.folds]
-    return loso(es, p, model_name=model_name, labelling=labelling, subjects=subjects,
-                scheduler_address=scheduler_address, progress=progress)
+    return _loso(es, profile.replace(train=budget), a.folds, scheduler_address=scheduler_address,
+                 progress=progress)
 
 
 def train_all(es: ExpressionSet, profile: Profile, fold_dir: str | os.PathLike, *,
-              model_name: str | None = None, test: ExpressionSet | None = None, progress: bool = True) -> FoldResult:
-    """Train one model on every video of ``es`` (no held-out subject) and score ``test``'s videos.
+              test: ExpressionSet | None = None, progress: bool = True) -> FoldResult:
+    """Train one model (``profile.model``) on every video of ``es`` (no held-out subject) and score
+    ``test``'s videos.
 
     The model's checkpoint is ``fold_dir/checkpoint.pt``; its record says how it was trained. A
     finished run with the same settings is reused, an interrupted one resumes.
     """
     p = profile
-    model_name = model_name or p.model.name
+    model_name = p.model.name
     check_input_size(es, model_name)
     _check_features(es)
     inputs = {**es.inputs(), **(test.inputs() if test is not None else {})}
     job = FoldJob(str(fold_dir), "all", tuple(es.infos), tuple(test.infos) if test is not None else (), inputs,
-                  es.k, es.expression, p.train, model_name, **_model_facts(p, model_name))
+                  es.k, es.expression, p.train, model_name, **_model_facts(p))
     return train_fold(job, progress=progress)
 
 
 def megc2022(train: ExpressionSet, test: ExpressionSet, profile: Profile, *, out_dir: str | os.PathLike,
-             model_name: str | None = None, progress: bool = True) -> ScoreSet:
+             progress: bool = True) -> ScoreSet:
     """MEGC 2022: train on all of ``train``, score the unseen ``test`` videos (usually no ground truth).
 
     ``test`` must be extracted with ``train``'s k (``expression_set(..., k=train.k, all_videos=True)``).
@@ -163,13 +160,13 @@ def megc2022(train: ExpressionSet, test: ExpressionSet, profile: Profile, *, out
     :func:`slswin_lib.scores.submission_table` and :func:`slswin_lib.scores.write_submission`.
     """
     p = profile
-    model_name = model_name or p.model.name
+    model_name = p.model.name
     if test.k != train.k:
         raise ValueError(f"the test set's features use k = {test.k} but the model is trained with k = {train.k}; "
                          "extract the test set with expression_set(..., k=train.k, all_videos=True)")
     out = Path(out_dir)
     t0 = time.perf_counter()
-    result = train_all(train, p, out / "model", model_name=model_name, test=test, progress=progress)
+    result = train_all(train, p, out / "model", test=test, progress=progress)
     manifest = run_manifest(protocol="MEGC 2022", expression=train.expression, k=train.k, model=model_name,
                             profile=p.to_dict(), train_videos=[i.key for i in train.infos],
                             wall_seconds=time.perf_counter() - t0)

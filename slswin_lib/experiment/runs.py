@@ -178,8 +178,9 @@ def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("notebook")
 
 
-def find_loso_run(p: Profile, es, model_name: str, labelling: str) -> Path | None:
-    """The newest full-LOSO run folder of this model, expression set, k, labels and feature settings.
+def find_loso_run(p: Profile, es) -> Path | None:
+    """The newest full-LOSO run folder of ``p``'s model and labelling (``p.model.name``,
+    ``p.train.labelling``) on this expression set, k and feature settings.
 
     The feature settings are compared by their :func:`~slswin_lib.config.run_digest`, as everywhere
     else, so a run made with other runtime-only settings (:data:`~slswin_lib.config.RUNTIME_ONLY`:
@@ -193,6 +194,7 @@ def find_loso_run(p: Profile, es, model_name: str, labelling: str) -> Path | Non
         The run folder (holding ``scores.npz``, ``videos.csv``, ``gt.csv``, ``manifest.json``), or
         None when no finished run matches.
     """
+    model_name, labelling = p.model.name, p.train.labelling
     features = run_digest(p.features)
     root = run_folder(p, es.dataset)
     found = []
