@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,7 +186,13 @@ def test_adamw_history_holds_step_and_held_out_losses(tmp_path):
     assert hist.step_lr[3] == pytest.approx(cfg.adamw_lr) and hist.step_lr[3] > hist.step_lr[4] > hist.step_lr[5]
     saved = load_checkpoint(tmp_path / "c.pt")
     assert saved["history"]["val_loss"] == hist.val_loss and saved["step"] == 6
-    assert saved["scheduler"] is not None
+    # a finished run keeps the weights only; fitting it again trains nothing and gives the same model
+    assert saved["optimizer"] is None and saved["scheduler"] is None
+    again, hist2 = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "c.pt", val=(x[:5], y[:5]), progress=False,
+                       model_kwargs=TINY)
+    assert hist2.step_loss == hist.step_loss and hist2.resumed_from == 3
+    for (n, a), (_, b) in zip(again.state_dict().items(), saved["model"].items()):
+        torch.testing.assert_close(a, b, msg=n, rtol=0, atol=0)
 
 
 def test_per_subject_schedule_restarts_the_optimiser_for_each_subject(tmp_path):
@@ -346,6 +353,11 @@ def test_ablation_loso_applies_the_ablation_budget(tmp_path, monkeypatch):
     table, histories = read_folds(scores.source)
     assert table["fold"].tolist() == ["s0"] and table.loc[0, "steps"] == 4 and table.loc[0, "n_train"] == 20
     assert histories["s0"]["val_step"] == [0, 2, 4]        # before training, then every 2 steps
+    fold = Path(scores.source) / "fold_s0"                  # scores and record kept, the model not
+    assert (fold / "scores.npz").is_file() and (fold / "fold.json").is_file()
+    assert not (fold / "checkpoint.pt").exists()
+    again = ablation_loso(_toy_set(infos, feats), profile, progress=False)   # reused from its scores
+    np.testing.assert_array_equal(again.scores["s0_0101"], scores.scores["s0_0101"])
 
 
 def test_ablation_budget_values_are_checked():

@@ -44,6 +44,9 @@ class FoldJob:
             (:func:`slswin_lib.models.model_kwargs`).
         signed_u: the features keep the sign of u (``FeatureConfig.abs_uv`` off), so the flip
             augmentation negates u.
+        keep_checkpoint: keep the trained model (``checkpoint.pt``) once the fold's scores are
+            written; off, only the scores and the record stay (a finished fold is reused from its
+            scores either way).
     """
 
     fold_dir: str
@@ -58,6 +61,7 @@ class FoldJob:
     threads: int | None = None
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     signed_u: bool = False
+    keep_checkpoint: bool = True
 
 
 @dataclass
@@ -173,6 +177,8 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
               "finished": time.time()}
     write_fold_record(fold, record)
     save_npz_atomic(done, **scores)
+    if not job.keep_checkpoint:
+        (fold / "checkpoint.pt").unlink(missing_ok=True)
     return FoldResult(job.name, scores, record)
 
 

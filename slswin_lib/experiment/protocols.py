@@ -84,9 +84,11 @@ def loso(es: ExpressionSet, profile: Profile, *, out_dir: str | os.PathLike | No
 
 
 def _loso(es: ExpressionSet, p: Profile, n_folds: int | None, *, out_dir: str | os.PathLike | None = None,
-          workers: int | None = None, scheduler_address: str | None = None, progress: bool = True) -> ScoreSet:
+          workers: int | None = None, scheduler_address: str | None = None, progress: bool = True,
+          keep_checkpoints: bool = True) -> ScoreSet:
     """:func:`loso` on the first ``n_folds`` held-out subjects (``None``: all of them, the full LOSO);
-    the subset is the ablation budget's ``folds`` (:func:`ablation_loso`), named in the run tag."""
+    the subset is the ablation budget's ``folds`` (:func:`ablation_loso`), named in the run tag;
+    ``keep_checkpoints`` off: each fold deletes its trained model once its scores are written."""
     model_name = p.model.name
     check_input_size(es, model_name)
     _check_features(es)
@@ -102,7 +104,8 @@ def _loso(es: ExpressionSet, p: Profile, n_folds: int | None, *, out_dir: str | 
         fold_set = es.with_k(es.fold_k(s, p.spot.k_from), p, progress)
         jobs.append(FoldJob(str(out / f"fold_{s}"), s, tuple(i for i in fold_set.infos if i.subject != s),
                             tuple(i for i in fold_set.infos if i.subject == s), fold_set.inputs(), fold_set.k,
-                            es.expression, p.train, model_name, _threads(workers), **_model_facts(p)))
+                            es.expression, p.train, model_name, _threads(workers), **_model_facts(p),
+                            keep_checkpoint=keep_checkpoints))
     t0 = time.perf_counter()
     results = map_folds(jobs, workers, scheduler_address, progress)
     scores = {key: s for r in results for key, s in r.scores.items()}
@@ -125,12 +128,16 @@ def ablation_loso(es: ExpressionSet, profile: Profile, *, scheduler_address: str
     """LOSO under the profile's ablation budget (``profile.ablation``): the first ``folds`` held-out
     subjects, at most ``max_train_samples`` training samples and ``steps`` optimiser steps (the
     ``adamw`` recipe) per fold, the held-out loss every ``val_every`` steps (the paper profile: the
-    full LOSO, identical to :func:`loso`)."""
+    full LOSO, identical to :func:`loso`).
+
+    The tables read only the folds' scores, so each fold keeps its scores and record but not its
+    trained model: Tables 4-6 and the fidelity ablation are a dozen runs or more, whose checkpoints
+    would take several GB (the smoke profile's ViT-B rows alone ~1 GB)."""
     a = profile.ablation
     budget = {name: getattr(a, name) for name in ("max_train_samples", "steps", "val_every")
               if getattr(a, name) is not None}
     return _loso(es, profile.replace(train=budget), a.folds, scheduler_address=scheduler_address,
-                 progress=progress)
+                 progress=progress, keep_checkpoints=False)
 
 
 def train_all(es: ExpressionSet, profile: Profile, fold_dir: str | os.PathLike, *,

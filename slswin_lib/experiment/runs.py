@@ -4,7 +4,8 @@ Layout under ``work_dir(profile)`` (``$SLSWIN_WORK`` or ``<repo>/runs/<profile>`
 
     runs/<dataset>/<tag>/<expression>/         one protocol run (a score set + manifest.json)
         fold_<subject>/fold.json               one LOSO fold's record (written by experiment.folds)
-        fold_<subject>/checkpoint.pt           its training checkpoint (resume)
+        fold_<subject>/checkpoint.pt           its training checkpoint (resume; the weights once done;
+                                               an ablation fold deletes it once its scores are written)
         fold_<subject>/scores.npz              its held-out scores (written last: the done mark)
 
 The tag names the model, the labels and the :func:`~slswin_lib.config.run_digest` of the settings,
