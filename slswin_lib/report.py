@@ -352,7 +352,8 @@ def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))
 
 
-def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler_address: str | None = None, progress: bool = True) -> pd.DataFrame:
+def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler_address: str | None = None,
+                      progress: bool = True) -> pd.DataFrame:
     """What each authors'-code choice costs: one ablation run per :data:`~slswin_lib.config.FIDELITY` row.
 
     The runs are the profile as it is (every row as the authors' code, where the profile follows it),

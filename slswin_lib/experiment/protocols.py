@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+
 import numpy as np
 
 from ..config import Profile, run_digest

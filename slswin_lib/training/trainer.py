@@ -341,8 +341,9 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
             epoch += 1
             history.loss.append(total / seen)
             history.seconds.append(time.perf_counter() - t0)
-            finished = step == total_steps  # the optimiser's state only serves a resume: a finished
-            _save_checkpoint(checkpoint, model=model.state_dict(),  # run keeps the weights (1/3 under AdamW)
+            # the optimiser's state only serves a resume: a finished run keeps the weights
+            finished = step == total_steps
+            _save_checkpoint(checkpoint, model=model.state_dict(),
                              optimizer=None if finished else optimiser.state_dict(),
                              scheduler=None if finished or scheduler is None else scheduler.state_dict(),
                              stage=s, epoch=epoch, step=step, history=history.as_dict(),
