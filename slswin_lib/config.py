@@ -333,7 +333,8 @@ class ModelConfig:
 #: sample while preparing the streamed fold and training it (indices, their temporaries, the model's
 #: batch-48 working set spread over the samples): benchmarks/bench_scale.py --stage prepare measured
 #: 1.02 GB before and +0.39 GB for the largest SAMM-LV MaE fold (303,495 samples, 42 x 42 input),
-#: i.e. <= 1,290 bytes a sample; map_folds runs no more fold workers at once than fit in memory
+#: i.e. <= 1,290 bytes a sample (an idle re-run gave +0.54 GiB of RSS, the memory-mapped feature pages
+#: read so far included: 1,330 bytes per counted sample, within the base's 80 MB slack); map_folds runs no more fold workers at once than fit in memory
 FOLD_BASE_BYTES = 1_100_000_000
 FOLD_BYTES_PER_SAMPLE = 1_300
 
