@@ -19,7 +19,7 @@ from .io import atomic_path, atomic_write_text, figures_dir
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
            "megc2021_table", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
            "interval_note", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
-           "ablation_notes"]
+           "ablation_notes", "f1_outside_intervals"]
 
 
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
@@ -181,6 +181,35 @@ def ablation_notes(table: pd.DataFrame, expressions, t: float) -> list[str]:
         for what, low, high in ((f"t = {t}", "F1 low", "F1 high"), ("nested t", "nested low", "nested high")):
             if f"{label} {low}" in table:
                 out.append(f"{label}, {what}: " + interval_note(table, f"{label} {low}", f"{label} {high}"))
+    return out
+
+
+def f1_outside_intervals(table: pd.DataFrame, t: float, expressions=(None,)) -> list[str]:
+    """The rows of an ablation table whose F1 at ``t`` lies outside its own 95% interval (or has none).
+
+    Every trained row's F1 must lie in its bootstrap interval; the notebooks assert that this list is
+    empty. A row without a result (NaN) is listed too, so pass only the rows that were trained.
+
+    Args:
+        table: an :func:`ablation_table` (columns ``"ME F1 (t = 0.6)"``, ``"ME F1 low"``, ...) or,
+            with ``expressions=(None,)``, a one-type table (``"F1 (t = 0.6)"``, ``"F1 low"``, ...,
+            as :func:`fidelity_ablation`'s).
+        t: the threshold factor of the fixed-t column.
+        expressions: the types whose column blocks to check (None: the unprefixed block).
+
+    Returns:
+        ``"<type> <row>"`` for each offending row (empty when every F1 lies in its interval).
+
+    >>> t = pd.DataFrame({"F1 (t = 0.6)": [0.2, 0.5], "F1 low": [0.1, 0.1], "F1 high": [0.3, 0.4]}, index=["a", "b"])
+    >>> f1_outside_intervals(t, 0.6)
+    ['b']
+    """
+    out = []
+    for e in expressions:
+        prefix = f"{TYPE_LABELS.get(e, e)} " if e else ""
+        low, f1, high = (table[f"{prefix}{c}"] for c in ("F1 low", f"F1 (t = {t})", "F1 high"))
+        inside = (low <= f1) & (f1 <= high)   # False where any of the three is missing
+        out += [f"{prefix}{row}" for row in table.index[~inside.to_numpy(bool)]]
     return out
 
 

@@ -93,6 +93,17 @@ def test_ablation_table_has_a_block_per_type_and_a_note_per_type_and_threshold(r
     assert all("Fewer than two rows" in n for n in notes)               # one row with intervals
 
 
+def test_f1_outside_intervals_names_each_row_whose_f1_leaves_its_interval(released):
+    from slswin_lib.report import ablation_table, f1_outside_intervals, typed_columns
+
+    spot = get_profile("quick").spot
+    row = {k: v for e in ("me", "mae") for k, v in typed_columns(e, ablation_row(released[e], spot)).items()}
+    table = ablation_table({"released": row, "moved": dict(row), "not run": {"model": "not run"}}, index_name="x")
+    assert f1_outside_intervals(table.loc[["released"]], spot.t, ("me", "mae")) == []
+    table.loc["moved", "MaE F1 (t = 0.6)"] = table.loc["moved", "MaE F1 high"] + 0.01
+    assert f1_outside_intervals(table, spot.t, ("me", "mae")) == ["ME not run", "MaE moved", "MaE not run"]
+
+
 def test_results_block_states_the_event_counts_and_the_per_type_auc_table(tmp_path, released):
     from slswin_lib.report import save_table
     from slswin_lib.results import results_block
