@@ -3,7 +3,7 @@
 Three profiles share one schema:
 
 * ``smoke``: tests and CI; every stage runs in seconds to minutes on a 2-core CPU.
-* ``quick``: the default of ``./run_all.sh`` on a laptop CPU (whole pipeline within ~40 min).
+* ``quick``: the default of ``./run_all.sh`` on a laptop CPU (a cold run of the whole pipeline took 101 min on 2 cores).
 * ``paper``: the paper's exact settings (He, Chen & Zhong 2023, docs/method.md); a GPU is expected.
 
 Each stage owns one frozen dataclass section; a :class:`Profile` bundles them.
