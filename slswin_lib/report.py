@@ -292,10 +292,8 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
         each t), for :func:`slswin_lib.plots.plot_t_sweep`.
     """
     from .config import SPOT_MODES
-    from .evaluation import metrics_table
+    from .evaluation import f1_of, metrics_table
     from .scores import counts_grid, select_t_loso, spot_score_set, t_sweep
-
-    from .evaluation import f1_of
 
     t_pub = spot_cfg.t if published_t is None else published_t
     rows, sweeps = {}, {}
