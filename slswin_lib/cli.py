@@ -111,39 +111,56 @@ def _cmd_spot_eval(args: argparse.Namespace) -> int:
 
 
 # -- spot ---------------------------------------------------------------------------------------
-def _spot_args(p: argparse.ArgumentParser) -> None:
-    from .config import BASELINE_FPS, BASELINE_K, BASELINE_T
+def _scorer_choice(text: str) -> tuple[str | None, str]:
+    """argparse type of ``--scorer``: ``NAME`` (both types) or ``TYPE=NAME``."""
+    e, sep, name = text.partition("=")
+    if not sep:
+        return None, text
+    if e not in ("me", "mae") or not name:
+        raise argparse.ArgumentTypeError(f"--scorer {text!r}: give NAME or TYPE=NAME with TYPE me or mae")
+    return e, name
 
+
+def _spot_args(p: argparse.ArgumentParser) -> None:
     p.description = (
-        "Spot micro- (ME) and macro-expression (MaE) intervals in one video file (mp4, avi, ...) or "
-        "frame folder. Each checkpoint (written by slswin_lib.deploy.export_spotter) carries its model, "
-        "k, training fps, threshold t and feature settings; k is rescaled to the video's frame rate, "
-        "k_video = max(1, round(k * fps_video / fps_train)). Only the types with a checkpoint are spotted; "
-        "with no checkpoint both are spotted by the training-free baseline (mean ROI optical-flow "
-        f"magnitude, the paper's CAS(ME)^2 k of ME {BASELINE_K['me']} / MaE {BASELINE_K['mae']} at "
-        f"{BASELINE_FPS:g} fps, rescaled; t = {BASELINE_T:.2f}). "
-        "A maximum of the smoothed scores at the clip's first or last frames is reported when it reaches the "
-        "threshold (the MEGC evaluation keeps the paper's rule, which cannot), and an ME interval with at least "
-        "half its frames inside a spotted MaE interval is dropped (one label per expression; --keep-overlaps "
-        "keeps both). Writes OUT/intervals.csv (vid,pred_onset,pred_offset,type,apex,score,scorer; 0-based "
-        "inclusive frames), OUT/intervals.json (the rules, each type's scorer, k, t and where t came from) and "
-        "OUT/scores.png.")
+        "Spot micro- (ME) and macro-expression (MaE) intervals in one video file (mp4, avi, ...) or frame folder. "
+        "Each type is spotted by the best method the last run has for it: the training-free optical-flow spotter "
+        "(He et al.'s, scorer of_spotter), the training-free ROI flow-magnitude baseline (baseline) and the "
+        "spotters exported by notebook 11 (runs/<profile>/spotters/<model>/spotter_{me,mae}.pt), ranked by their "
+        "nested-LOSO F1 of that type on the benchmark (runs/<profile>/spotters/ranking.csv, written by notebook 05); "
+        "a trained spotter below the baseline is never chosen, and without a run the optical-flow spotter is used. "
+        "--scorer forces one. A trained spotter's k is rescaled to the video's frame rate, "
+        "k_video = max(1, round(k * fps_video / fps_train)). A maximum of the smoothed scores at the clip's first or "
+        "last frames is reported when it reaches the threshold (the MEGC evaluation keeps the paper's rule, which "
+        "cannot), and an ME interval with at least half its frames inside a spotted MaE interval is dropped (one "
+        "label per expression; --keep-overlaps keeps both). Writes OUT/intervals.csv "
+        "(vid,pred_onset,pred_offset,type,apex,score,scorer; 0-based inclusive frames), OUT/intervals.json (the "
+        "rules, each type's scorer and why it was chosen, its settings and where they came from) and OUT/scores.png.")
     p.add_argument("video", metavar="VIDEO", help="a video file OpenCV can decode, or a folder of jpg/png frames")
-    p.add_argument("--me-checkpoint", metavar="A", help="spotter_me.pt: spot micro-expressions with this model")
-    p.add_argument("--mae-checkpoint", metavar="B", help="spotter_mae.pt: spot macro-expressions with this model")
+    p.add_argument("--scorer", action="append", default=[], type=_scorer_choice, metavar="NAME",
+                   help="use this scorer instead of the ranking's best: of_spotter, baseline, or the model name of "
+                        "an exported spotter (e.g. softnet); NAME for both types or TYPE=NAME (me=..., mae=...); "
+                        "repeatable")
+    p.add_argument("--spotters", metavar="DIR",
+                   help="the run's spotters folder (default: the last run's, runs/<profile>/spotters or "
+                        "$SLSWIN_WORK/spotters)")
+    p.add_argument("--me-checkpoint", metavar="FILE",
+                   help="spotter_me.pt: spot micro-expressions with this file (then only the given types are spotted)")
+    p.add_argument("--mae-checkpoint", metavar="FILE",
+                   help="spotter_mae.pt: spot macro-expressions with this file (then only the given types are spotted)")
     p.add_argument("--fps", type=float, metavar="N",
                    help="frame rate of the video; overrides the file's header, required for a frame folder")
     p.add_argument("--out", metavar="DIR", help="output folder (default: ./spot_<video name>)")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"],
-                   help="feature settings of the baseline scorer when no checkpoint is given (default quick: "
-                        "DIS flow; paper: TV-L1); checkpoints bring their own")
+    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+                   help="landmark and feature settings of the training-free scorers (default: the run's; checkpoints "
+                        "bring their own)")
     p.add_argument("--keep-overlaps", action="store_true",
                    help="keep an ME interval that lies inside a spotted MaE interval (the raw per-type output, "
                         "for research); default: report the MaE only")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
-@command("spot", "spot ME/MaE intervals in any video with exported checkpoints (or the training-free baseline)",
+@command("spot", "spot ME/MaE intervals in any video with the best method of the last run (or a forced one)",
          _spot_args)
 def _cmd_spot(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -153,15 +170,20 @@ def _cmd_spot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from .deploy import spot_video
 
+    forced: dict[str, str] = {}
+    for e, name in args.scorer:
+        forced.update({e: name} if e else {"me": name, "mae": name})
     out = Path(args.out) if args.out else Path.cwd() / f"spot_{Path(args.video).stem or 'video'}"
-    table = spot_video(args.video, me=args.me_checkpoint, mae=args.mae_checkpoint, fps=args.fps, out_dir=out,
-                       profile=args.profile, progress=not args.no_progress, keep_overlaps=args.keep_overlaps)
+    table = spot_video(args.video, me=args.me_checkpoint, mae=args.mae_checkpoint, scorer=forced or None,
+                       spotters=args.spotters, fps=args.fps, out_dir=out, profile=args.profile,
+                       progress=not args.no_progress, keep_overlaps=args.keep_overlaps)
     a = table.attrs
-    print(f"{a['vid']}: {a['n_frames']} frames at {a['fps']:g} fps; k " +
-          ", ".join(f"{e.upper()} {k}" for e, k in a["k"].items()) + f"; scorer: {a['scorer']}")
+    ks = ", ".join(f"{e.upper()} {k}" for e, k in a["k"].items() if k)
+    print(f"{a['vid']}: {a['n_frames']} frames at {a['fps']:g} fps" + (f"; k {ks}" if ks else "") +
+          f"; scorer: {a['scorer']}")
     print("\n".join(a["summary"]))
     print(table.to_string(index=False) if len(table) else "no interval spotted")
-    print(f"intervals: {a['intervals_csv']} (settings: {a['intervals_json']})")
+    print(f"intervals: {a['intervals_csv']} (settings and choice: {a['intervals_json']})")
     print(f"plot: {a['scores_png']}")
     return 0
 

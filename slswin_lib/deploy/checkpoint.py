@@ -116,7 +116,9 @@ def export_spotter(es, profile: Profile, *, t: float | None = None,
             ``spot`` settings are used; its features must be the ones ``es`` was extracted with.
         t: threshold factor; default :func:`deploy_t` (LOSO-selected if a LOSO score set exists, else
             the profile's t). ``meta["t_source"]`` records which.
-        out: the checkpoint file (``*.pt``) or its folder; default the run folder.
+        out: the checkpoint file (``*.pt``) or its folder; default the run's stable spotters folder,
+            ``runs/<profile>/spotters/<model name>/spotter_<expression>.pt``
+            (:func:`slswin_lib.deploy.choice.spotter_path`), where ``spot`` finds it.
         fps: frame rate of the training videos; default the data set's (``profile.data.fps`` for the
             synthetic benchmark, :data:`KNOWN_FPS` for the licensed sets).
 
@@ -174,7 +176,11 @@ def export_spotter(es, profile: Profile, *, t: float | None = None,
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "export_seconds": time.perf_counter() - t0,
     }
     meta = json.loads(json.dumps(meta))  # plain types only: loadable with torch.load(weights_only=True)
-    target = Path(out) if out is not None else model_dir.parent
+    if out is None:
+        from .choice import spotter_path, spotters_dir
+
+        out = spotter_path(spotters_dir(p.name), model_name, expression)
+    target = Path(out)
     if target.suffix != ".pt":
         target = target / f"spotter_{expression}.pt"
     with atomic_path(target) as tmp:

@@ -1,0 +1,267 @@
+"""The optical-flow spotter on a data set: its Table 2 rows, and the settings tables of docs/method.md.
+
+* :func:`analyse_dataset` spots every video of a data set at every sensitivity of
+  ``OFSpotConfig.sensitivity_grid`` (one analysis per video; the face tracks come from the feature cache of
+  the run, so nothing is tracked twice; videos in parallel processes; results cached in the run folder).
+* :func:`of_table` gives its rows of Table 2 in the layout of :func:`slswin_lib.report.megc2021_table`:
+  per type and overall, at the source's settings (sensitivity 1) under each matching rule, and with the
+  sensitivity chosen by nested leave-one-subject-out selection (for each held-out subject, the grid value
+  with the best F1 on the other subjects; no threshold is tuned on a test subject), each F1 with its 95 %
+  bootstrap interval over videos.
+* :func:`settings_markdown` and :func:`roi_markdown`: every setting beside the source's value, and the
+  regions' dlib-68 points with their MediaPipe mesh vertices (docs/method.md, section 5; a test keeps
+  the page in sync with :mod:`slswin_lib.config`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..config import OF_SOURCE, OF_SPOT, OFSpotConfig, Profile, SpotConfig, run_digest
+from .ofspot import OF_SCORER, OFResult, analyse_track, cached_track
+
+__all__ = ["OF_METHOD", "SOURCE_LABEL", "NESTED_LABEL", "analyse_dataset", "of_table", "deploy_sensitivity",
+           "settings_markdown", "roi_markdown", "CODE_VERSION"]
+
+#: the method's name in Table 2
+OF_METHOD = "optical-flow spotter (He et al.)"
+#: the threshold labels of its Table 2 rows
+SOURCE_LABEL = "source settings"
+NESTED_LABEL = "nested LOSO sensitivity"
+#: bump when a code change alters the spotted intervals (part of the cache key)
+CODE_VERSION = "1"
+_TYPES = ("me", "mae")
+
+
+def _spot_all(analysis, sensitivities) -> dict[float, OFResult]:
+    return {float(f): analysis.spot(f) for f in sensitivities}
+
+
+def _save(path: Path, results: dict[float, OFResult], track_name: str) -> None:
+    from ..io import save_npz_atomic
+
+    arrays = {}
+    for i, r in enumerate(results.values()):
+        arrays.update({f"intervals_{i}": r.intervals, f"me_{i}": r.types == "me", f"apexes_{i}": r.apexes,
+                       f"heights_{i}": r.heights})
+    first = next(iter(results.values()))
+    meta = {"key": first.key, "fps": first.fps, "n_frames": first.n_frames, "stats": first.stats,
+            "sensitivities": list(results), "track": track_name}
+    save_npz_atomic(path, motion=first.motion, windows=first.windows, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _load(path: Path, track_name: str) -> dict[float, OFResult] | None:
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta["track"] != track_name:
+            return None
+        out = {}
+        for i, f in enumerate(meta["sensitivities"]):
+            types = np.where(z[f"me_{i}"], "me", "mae")
+            out[float(f)] = OFResult(meta["key"], meta["fps"], meta["n_frames"], float(f), z[f"intervals_{i}"], types,
+                                     z[f"apexes_{i}"], z[f"heights_{i}"], z["motion"], z["windows"], meta["stats"])
+    return out
+
+
+def _analyse_one(video, feature_cfg, cache_root, cfg: OFSpotConfig, sensitivities, path: str) -> str:
+    """Worker: one video's results at every sensitivity, written to ``path``."""
+    from ..features.cache import track_file
+
+    track = cached_track(video, feature_cfg, cache_root=cache_root)
+    analysis = analyse_track(track, float(video.fps), cfg, key=video.key)
+    _save(Path(path), _spot_all(analysis, sensitivities), track_file(video, feature_cfg, cache_root).name)
+    return path
+
+
+def analyse_dataset(ds, profile: Profile, cfg: OFSpotConfig = OF_SPOT, *, workers: int | None = None,
+                    cache_root: str | os.PathLike | None = None, progress: bool = True
+                    ) -> dict[str, dict[float, OFResult]]:
+    """Every video of ``ds`` spotted at every sensitivity of ``cfg.sensitivity_grid`` (and ``cfg.sensitivity``).
+
+    Args:
+        ds: a :mod:`slswin_lib.data` data set (videos with ``key``, ``fps``, frames).
+        profile: the run's profile: its ``features`` give the face track (landmarks, crops; read from
+            the feature cache when the features were extracted) and its name the run folder
+            (``runs/<dataset>/of_spotter-<digest>/``, one ``.npz`` per video, reused when the settings and
+            the face track are the same).
+        workers: processes (default: one per core, at most one per video).
+        cache_root: the feature cache (default the run's, ``work_dir(profile.name, "features")``).
+
+    Returns:
+        video key -> sensitivity -> :class:`~slswin_lib.trainfree.ofspot.OFResult`.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from ..experiment import run_folder
+    from ..features.cache import track_file
+    from ..features.executors import init_worker, picklable
+    from ..io import work_dir
+
+    root = Path(cache_root) if cache_root is not None else work_dir(profile.name, "features")
+    sensitivities = list(dict.fromkeys([*map(float, cfg.sensitivity_grid), float(cfg.sensitivity)]))
+    track_fields = {f: getattr(profile.features, f) for f in ("face_size", "crop_margin", "landmark_mode",
+                                                              "min_confidence")}
+    digest = run_digest({"of": dataclasses.asdict(cfg), "track": track_fields, "code": CODE_VERSION}, length=8)
+    folder = run_folder(profile, ds.name, f"{OF_SCORER}-{digest}")
+    out: dict[str, dict[float, OFResult]] = {}
+    todo = []
+    for v in ds.videos:
+        path = folder / f"{v.key}.npz"
+        name = track_file(v, profile.features, root).name
+        loaded = _load(path, name) if path.exists() else None
+        if loaded is not None and set(sensitivities) <= set(loaded):
+            out[v.key] = loaded
+        else:
+            todo.append((v, path, name))
+    n = min(workers or os.cpu_count() or 1, len(todo)) if todo else 0
+    bar = tqdm(total=len(todo), desc="optical-flow spotter", unit="video", disable=not progress or not todo)
+    if n <= 1:
+        for v, path, _ in todo:
+            _analyse_one(v, profile.features, root, cfg, sensitivities, str(path))
+            bar.update(1)
+    elif todo:
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=init_worker) as pool:
+            futures = [pool.submit(_analyse_one, picklable(v), profile.features, root, cfg, sensitivities, str(path))
+                       for v, path, _ in todo]
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update(1)
+    bar.close()
+    for v, path, name in todo:
+        out[v.key] = _load(path, name)
+    return {v.key: out[v.key] for v in ds.videos}
+
+
+class _Videos:
+    """The videos of one type's set as :func:`slswin_lib.scores.select_t_loso` reads them when given
+    precomputed counts (``keys``, ``subjects``, ``videos["subject"]``)."""
+
+    def __init__(self, infos) -> None:
+        self.videos = pd.DataFrame({"video": [i.key for i in infos], "subject": [str(i.subject) for i in infos]})
+        self.keys = self.videos["video"].tolist()
+        self.subjects = list(dict.fromkeys(self.videos["subject"]))
+
+
+def _gt(info) -> np.ndarray:
+    return np.asarray(info.intervals, dtype=np.int64).reshape(-1, 2)
+
+
+def _counts_grid(results: Mapping[str, Mapping[float, OFResult]], infos, grid, e: str, mode: str) -> np.ndarray:
+    from ..evaluation import match_video
+
+    out = np.zeros((len(infos), len(grid), 4), dtype=np.int64)
+    for vi, info in enumerate(infos):
+        for fi, f in enumerate(grid):
+            c, _ = match_video(results[info.key][f].of_type(e), _gt(info), mode, video=info.key)
+            out[vi, fi] = (c.tp, c.fp, c.fn, c.tp_p)
+    return out
+
+
+def of_table(results: Mapping[str, Mapping[float, OFResult]], sets: Mapping, spot_cfg: SpotConfig,
+             cfg: OFSpotConfig = OF_SPOT, *, modes: tuple[str, ...] = ("authors", "megc"),
+             method: str = OF_METHOD) -> pd.DataFrame:
+    """The optical-flow spotter's rows of Table 2 (module docs), indexed like
+    :func:`slswin_lib.report.megc2021_table` by (method, threshold, matching, type).
+
+    Args:
+        results: :func:`analyse_dataset`'s.
+        sets: expression type -> its :class:`~slswin_lib.experiment.ExpressionSet` (the videos and ground
+            truth of that type, as for the other methods of Table 2).
+        spot_cfg: the profile's spotting settings (``mode``: the nested selection's matching).
+        modes: matching rules of the source-settings rows.
+
+    Returns:
+        TP/FP/FN/precision/recall/F1, ``F1 low``/``F1 high`` (95 % bootstrap interval over videos),
+        ``t`` (NaN: the method has no threshold factor) and ``sensitivity`` (for the nested rows the mean
+        over folds).
+    """
+    from ..evaluation import evaluate, metrics_table
+    from ..report import _with_intervals
+    from ..scores import select_t_loso
+
+    rows = {}
+    for mode in modes:
+        counts, per_video = {}, {}
+        for e, es in sets.items():
+            spotted = {i.key: results[i.key][1.0].of_type(e) for i in es.infos}
+            counts[e], per_video[e] = evaluate(spotted, {i.key: _gt(i) for i in es.infos}, mode)
+        table = _with_intervals(metrics_table(counts), per_video)
+        table["t"], table["sensitivity"] = np.nan, 1.0
+        rows[(method, SOURCE_LABEL, mode)] = table
+    grid = [float(f) for f in cfg.sensitivity_grid]
+    videos = {e: _Videos(es.infos) for e, es in sets.items()}
+    counts = {e: _counts_grid(results, es.infos, grid, e, spot_cfg.mode) for e, es in sets.items()}
+    nested, folds, per_video = select_t_loso(videos, grid, spot_cfg.mode, per_video=True, grid_counts=counts)
+    nested = _with_intervals(nested, {e: per_video[per_video["set"] == e] for e in sets})
+    nested["t"] = np.nan
+    nested["sensitivity"] = folds.groupby("set")["t"].mean()
+    if "overall" in nested.index:
+        nested.loc["overall", "sensitivity"] = folds["t"].mean()
+    rows[(method, NESTED_LABEL, spot_cfg.mode)] = nested
+    return pd.concat(rows, names=["method", "threshold", "matching", "type"])
+
+
+def deploy_sensitivity(results: Mapping[str, Mapping[float, OFResult]], es, mode: str,
+                       cfg: OFSpotConfig = OF_SPOT) -> float:
+    """The sensitivity for spotting new videos of ``es``'s type: the grid value with the best F1 pooled
+    over every subject (the nested selection with every subject a training subject; ties: the first
+    in the grid)."""
+    from ..evaluation import f1_of
+
+    grid = [float(f) for f in cfg.sensitivity_grid]
+    pooled = _counts_grid(results, es.infos, grid, es.expression, mode).sum(axis=0)
+    return grid[int(np.argmax(f1_of(*pooled.T)))]
+
+
+def _value(v) -> str:
+    from ..config import FlowROI
+
+    if isinstance(v, FlowROI):
+        return f"points {v.points[0]}-{v.points[-1]}, margins {v.margins}, less {v.trim}, fraction {v.fraction}"
+    if isinstance(v, tuple) and v and isinstance(v[0], FlowROI):
+        return f"{len(v)} regions, {sum(r.n_signals for r in v)} signals (table below)"
+    if isinstance(v, tuple) and v and isinstance(v[0], tuple):
+        return ", ".join(f"{a} {b}" for a, b in v)
+    if isinstance(v, tuple):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def settings_markdown(cfg: OFSpotConfig = OF_SPOT) -> str:
+    """Every setting of :class:`~slswin_lib.config.OFSpotConfig` beside the source's value (markdown)."""
+    lines = [f"| step | setting (`OFSpotConfig`) | unit | ours | source ({OF_SOURCE}) | where in the source |",
+             "|---|---|---|---|---|---|"]
+    for f in dataclasses.fields(cfg):
+        md = f.metadata
+        unit = md["unit"] + (", x sensitivity" if md["sensitive"] else "")
+        lines.append(f"| {md['step']} | `{f.name}` | {unit} | {_value(getattr(cfg, f.name))} | {md['source']} | "
+                     f"{md['where']} |")
+    return "\n".join(lines)
+
+
+def roi_markdown(cfg: OFSpotConfig = OF_SPOT) -> str:
+    """The regions: their dlib-68 points with the MediaPipe mesh vertices they are, margins and signals."""
+    from ..features.landmarks import MESH_TO_DLIB68
+
+    def points(ps) -> str:
+        return ", ".join(f"{p} ({int(MESH_TO_DLIB68[p])})" for p in ps)
+
+    lines = ["| region | dlib-68 points (mesh vertex) | margins above, below, left, right (px) | signals |",
+             "|---|---|---|---|"]
+    for roi in (cfg.head_roi, *cfg.rois):
+        sig = []
+        if roi.trim is not None:
+            sig.append(f"whole box less {roi.trim}, top {roi.fraction:g}")
+        sig += [f"patch {extents} at {p} ({int(MESH_TO_DLIB68[p])}), top {roi.patch_fraction:g}"
+                for p, extents in roi.patches]
+        lines.append(f"| {roi.name} | {points(roi.points)} | {roi.margins} | {'; '.join(sig)} |")
+    return "\n".join(lines)
