@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 
 from ..config import KNOWN_FPS, RUNTIME_ONLY, FeatureConfig, Profile, run_digest
 
@@ -89,16 +88,14 @@ def deploy_t(es, p: Profile) -> tuple[float, str]:
     held-out scores (``profile.spot.mode`` matching; ties: the smallest t). Otherwise the profile's t.
     """
     from ..experiment import find_loso_run
-    from ..scores import load_score_set, t_sweep
+    from ..scores import load_score_set
+    from .choice import best_t
 
     run = find_loso_run(p, es)
     if run is None:
         return float(p.spot.t), f"profile {p.name} (no full LOSO score set of {p.model.name} {es.expression} found)"
-    scores = load_score_set(run / "scores.npz", run / "videos.csv", run / "gt.csv")
-    sweep = t_sweep(scores, p.spot.t_grid, p.spot.mode)
-    best = sweep.iloc[int(np.argmax(sweep["F1"].to_numpy()))]
-    return float(best["t"]), (f"LOSO t: best F1 ({best['F1']:.4f}, {p.spot.mode} matching) over the held-out "
-                              f"scores of {run}")
+    t, f1 = best_t(load_score_set(run / "scores.npz", run / "videos.csv", run / "gt.csv"), p.spot)
+    return t, f"LOSO t: best F1 ({f1:.4f}, {p.spot.mode} matching) over the held-out scores of {run}"
 
 
 def export_spotter(es, profile: Profile, *, t: float | None = None,

@@ -27,7 +27,7 @@ from typing import Mapping
 
 import pandas as pd
 
-__all__ = ["SPOTTERS", "RANKING", "TRAINING_FREE", "spotters_dir", "spotter_path", "write_ranking", "read_ranking",
+__all__ = ["SPOTTERS", "RANKING", "TRAINING_FREE", "best_t", "spotters_dir", "spotter_path", "write_ranking", "read_ranking",
            "last_run_spotters", "available_scorers", "Choice", "choose", "choice_table"]
 
 #: the folder of a run's spotters and ranking, under its work dir
@@ -38,6 +38,19 @@ RANKING = "ranking.csv"
 TRAINING_FREE = ("of_spotter", "baseline")
 _COLUMNS = ["method", "scorer", "kind", "type", "F1", "F1 low", "F1 high", "matching", "threshold", "setting",
             "deploy", "profile", "written"]
+
+
+def best_t(scores, spot_cfg) -> tuple[float, float]:
+    """``(t, F1)``: the t of ``spot_cfg.t_grid`` with the best F1 pooled over every video of a score set
+    (``spot_cfg.mode`` matching; ties: the smallest t): the nested selection with every subject a training
+    subject, the t to deploy."""
+    import numpy as np
+
+    from ..scores import t_sweep
+
+    sweep = t_sweep(scores, spot_cfg.t_grid, spot_cfg.mode)
+    best = sweep.iloc[int(np.argmax(sweep["F1"].to_numpy()))]
+    return float(best["t"]), float(best["F1"])
 
 
 def spotters_dir(profile: str) -> Path:

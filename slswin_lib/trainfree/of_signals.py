@@ -226,6 +226,9 @@ def window_signals(crops: np.ndarray, missing: np.ndarray, pts_ref: np.ndarray,
         view, offset = crops[j], np.zeros(2)
         for attempt in range(cfg.align_tries + 1):
             g = top_mean(flow(ref_head, _cut(view, lay.head.box))[head_cut], head_fraction)
+            if not np.isfinite(g).all():
+                raise OFError(f"{key}: frame {int(frames[j])}: the flow from frame {int(frames[0])} is not finite "
+                              f"({lay.head.name!r}, the head's motion)")
             if np.hypot(*g) <= align or attempt == cfg.align_tries:
                 break
             offset = offset + g
