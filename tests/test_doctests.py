@@ -5,7 +5,9 @@ import importlib
 import pytest
 
 MODULES = ["slswin_lib.config", "slswin_lib.report", "slswin_lib.sweep", "slswin_lib.deploy.checkpoint",
-           "slswin_lib.data.base", "slswin_lib.scores", "slswin_lib.spotting", "slswin_lib.evaluation"]
+           "slswin_lib.data.base", "slswin_lib.scores", "slswin_lib.spotting", "slswin_lib.evaluation",
+           "slswin_lib.trainfree.of_analysis", "slswin_lib.trainfree.of_signals", "slswin_lib.trainfree.ofspot",
+           "slswin_lib.trainfree.baseline"]
 
 
 @pytest.mark.parametrize("name", MODULES)

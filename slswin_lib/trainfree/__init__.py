@@ -14,29 +14,15 @@ Module map (no training, no GPU; the face track of :mod:`slswin_lib.features` is
 * :mod:`~slswin_lib.trainfree.benchmark`    both methods on a data set: the optical-flow spotter's
   Table 2 rows (source settings and nested-LOSO sensitivity) and the settings table of docs/method.md
 
-Submodules are imported lazily so that ``import slswin_lib.trainfree`` stays cheap.
+Heavy dependencies (OpenCV, PyEMD, MediaPipe) are imported inside the functions that use them.
 """
-from __future__ import annotations
+from .baseline import BASELINE_NAME, BASELINE_SCORER, BASELINE_T_SOURCE, baseline_k, flow_magnitude_scores
+from .benchmark import (OF_METHOD, OF_PUBLISHED, analyse_dataset, deploy_sensitivity, of_published, of_table,
+                        roi_markdown, settings_markdown)
+from .ofspot import (OF_DESCRIPTION, OF_SCORER, OFAnalysis, OFError, OFResult, OFTooShort, analyse_track,
+                     analyse_video, cached_track)
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "BASELINE_NAME": "baseline", "BASELINE_SCORER": "baseline", "BASELINE_T_SOURCE": "baseline",
-    "baseline_k": "baseline", "flow_magnitude_scores": "baseline",
-    "OFError": "ofspot", "OFTooShort": "ofspot", "OFResult": "ofspot", "OFAnalysis": "ofspot",
-    "analyse_track": "ofspot", "analyse_video": "ofspot", "cached_track": "ofspot", "OF_SCORER": "ofspot",
-    "OF_METHOD": "benchmark", "of_table": "benchmark", "analyse_dataset": "benchmark",
-    "deploy_sensitivity": "benchmark", "settings_markdown": "benchmark", "roi_markdown": "benchmark",
-}
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(f".{module}", __name__), name)
-
-
-__all__ = sorted(_EXPORTS)
+__all__ = ["BASELINE_NAME", "BASELINE_SCORER", "BASELINE_T_SOURCE", "baseline_k", "flow_magnitude_scores", "OF_METHOD",
+           "OF_PUBLISHED", "analyse_dataset", "deploy_sensitivity", "of_published", "of_table", "roi_markdown",
+           "settings_markdown", "OF_DESCRIPTION", "OF_SCORER", "OFAnalysis", "OFError", "OFResult", "OFTooShort",
+           "analyse_track", "analyse_video", "cached_track"]
