@@ -15,8 +15,8 @@ Module map (builds on :mod:`slswin_lib.experiment`):
 """
 from .checkpoint import (EXPRESSION_TYPES, KNOWN_FPS, SPOTTER_FORMAT, SpotterError, deploy_t, export_spotter,
                          feature_config_from_dict, feature_config_to_dict, load_spotter, rescale_k, spotter_table)
-from .choice import (Choice, choice_table, choose, last_run_spotters, read_ranking, spotter_path, spotters_dir,
-                     write_ranking)
+from .choice import (Choice, best_t, choice_table, choose, last_run_spotters, read_ranking, spotter_path,
+                     spotters_dir, write_ranking)
 from .clips import CLIP_SETTINGS, Clip, cut_clips, short_clip_table
 from .spot import (BASELINE_FPS, BASELINE_K, BASELINE_SCORER, BASELINE_T, BASELINE_T_SOURCE, INTERVAL_COLUMNS,
                    OVERLAP_COVERAGE, TypeSpotting, VideoSpotting, apex_montage, plot_video_spotting, respot, rules_text,
@@ -26,5 +26,5 @@ __all__ = ["EXPRESSION_TYPES", "KNOWN_FPS", "SPOTTER_FORMAT", "SpotterError", "d
            "feature_config_from_dict", "feature_config_to_dict", "load_spotter", "rescale_k", "spotter_table", "BASELINE_FPS",
            "BASELINE_K", "BASELINE_SCORER", "BASELINE_T", "INTERVAL_COLUMNS", "TypeSpotting", "VideoSpotting",
            "apex_montage", "plot_video_spotting", "spot_report", "spot_video", "BASELINE_T_SOURCE", "OVERLAP_COVERAGE",
-           "respot", "rules_text", "summary_lines", "CLIP_SETTINGS", "Clip", "cut_clips", "short_clip_table", "Choice",
+           "respot", "rules_text", "summary_lines", "CLIP_SETTINGS", "Clip", "cut_clips", "short_clip_table", "Choice", "best_t",
            "choice_table", "choose", "last_run_spotters", "read_ranking", "spotter_path", "spotters_dir", "write_ranking"]
