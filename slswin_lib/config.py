@@ -173,8 +173,8 @@ def check_threshold_factor(where: str, t: Any) -> float:
 #: valid values of the named settings (each refused otherwise, with this list)
 BOOLS = (False, True)
 #: interval matching rules (slswin_lib.evaluation.MODES): the authors' code, MEGC one-to-one, the MEGC
-#: 2020 baseline's (no one-to-one) and many-to-one overlap
-SPOT_MODES = ("authors", "megc", "megc2020", "overlap")
+#: 2020 baseline's (no one-to-one), many-to-one overlap and the MEGC 2024/2025 STRS spotting count
+SPOT_MODES = ("authors", "megc", "megc2020", "overlap", "strs")
 #: optical-flow methods (slswin_lib.features.flow.FLOW_METHODS)
 FLOWS = ("tvl1", "tvl1_torch", "dis", "farneback")
 K_FROM = ("all_subjects", "training_subjects")
