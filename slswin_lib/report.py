@@ -269,7 +269,8 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
 THRESHOLD_CHOICES = ("published t", "best t on the test folds", "nested LOSO t")
 
 
-def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None
+def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None,
+                    grid_counts: Mapping[str, Mapping[str, np.ndarray]] | None = None
                     ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One score set per type re-scored under every matching rule and threshold choice.
 
@@ -284,6 +285,9 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
         spot_cfg: a :class:`~slswin_lib.config.SpotConfig` (its ``t_grid``; its ``t`` is the
             published t unless ``published_t`` is given).
         modes: matching rules (default every rule, :data:`slswin_lib.config.SPOT_MODES`).
+        grid_counts: mode -> type -> :func:`~slswin_lib.scores.counts_grid` of ``sets`` on
+            ``spot_cfg.t_grid``, when already computed (shared with
+            :func:`slswin_lib.peers.one_protocol`); default: computed here.
 
     Returns:
         ``(table, sweeps)``: TP/FP/FN/precision/recall/F1, ``t`` (for nested: the mean over folds)
@@ -298,7 +302,8 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
     t_pub = spot_cfg.t if published_t is None else published_t
     rows, sweeps = {}, {}
     for mode in modes or SPOT_MODES:
-        grids = {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()}
+        grids = (grid_counts[mode] if grid_counts is not None else
+                 {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()})
         pooled = sum(g.sum(axis=0) for g in grids.values())
         sweeps[mode] = pd.DataFrame({"t": list(spot_cfg.t_grid), "F1": f1_of(*pooled.T)})
         best_t = {}
