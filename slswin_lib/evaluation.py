@@ -1,6 +1,6 @@
 """MEGC interval evaluation (paper Section 3.2): IoU matching, TP/FP/FN, precision, recall, F1.
 
-Four matching modes (:data:`MODES`, ``config.SPOT_MODES``), all with frames counted inclusively
+Five matching modes (:data:`MODES`, ``config.SPOT_MODES``), all with frames counted inclusively
 (``IoU = |W n G| / |W u G|``, an interval ``[a, b]`` holding ``b - a + 1`` frames). The two
 one-to-one rules (each ground truth matched at most once):
 
@@ -76,6 +76,7 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 
 __all__ = [
     "MODES",
+    "IOU_THRESHOLD",
     "Counts",
     "interval_iou",
     "f1_of",

@@ -13,7 +13,10 @@ README), so that their numbers can be checked without the licensed video frames:
 **Their own counting** (read from LGSNet ``tools/F1_score_last.py`` at commit fb38eb2 and
 shengjianda/micro-expression-spot ``main_casme2.py`` ``metrics``, the MEGC 2021 version of He et
 al.'s): a ground truth is *found* when any kept prediction has IoU >= 0.5 with it (one prediction
-may find several; IoU with +1 on lengths, i.e. inclusive frames); recall = found / ground truths,
+may find several; IoU with +1 on lengths, i.e. inclusive frames, as LGSNet computes it; He et al.'s
+file holds exactly the verdicts of this rule, ``tests/test_peers.py``, although the MEGC 2021 version
+of its code computes IoU without the +1 and stops at the first interval overlapping with IoU >= 0.2);
+recall = found / ground truths,
 precision = found / predictions; a found ground truth counts as ME when its length
 ``end - start <= 15`` (:data:`ME_MAX_LENGTH`), a prediction likewise by its own length; F1 is the
 harmonic mean. In :class:`~slswin_lib.evaluation.Counts` terms: ``TP = TP_pred`` = found,
@@ -47,7 +50,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .evaluation import Counts, f1_of, interval_iou
+from .evaluation import IOU_THRESHOLD, Counts, f1_of, interval_iou
 from .intervals import (GRID_COUNTS, INTERVAL_COLUMNS, TYPES, check_intervals, counts_at, evaluate_intervals,
                         grid_counts, select_loso, type_by_length, typed_rows)
 
@@ -223,7 +226,8 @@ def lgsnet_own_grid(detections: pd.DataFrame, annotation: pd.DataFrame | None = 
     """LGSNet's own counts (module docstring) of every video at every (epoch, threshold).
 
     Matching reads the frames as LGSNet's evaluation does (``start_frame``, ``end_frame``: 1-based,
-    truncated, no clipping) against the 1-based annotation.
+    truncated, no clipping) against the 1-based annotation. (A found ground truth of length 0 counts
+    as neither type there; the annotation has none.)
 
     Returns:
         ``(counts, videos)``: ``(n_videos, n_epochs, n_thresholds, 2, 4)`` :data:`GRID_COUNTS` per
@@ -247,7 +251,7 @@ def lgsnet_own_grid(detections: pd.DataFrame, annotation: pd.DataFrame | None = 
             if rows is None:
                 out[vi, ei, :, :, 2] = n_gt
                 continue
-            hit = interval_iou(frames[rows], gt) >= 0.5                                 # (D, G)
+            hit = interval_iou(frames[rows], gt) >= IOU_THRESHOLD                       # (D, G)
             passing = score[rows][None, :] > k[:, None]                                 # (K, D)
             kept = passing & (np.cumsum(passing, axis=1) <= LGSNET_MAX_PER_VIDEO)
             found = (kept.astype(np.int64) @ hit.astype(np.int64)) > 0                  # (K, G)
@@ -375,7 +379,7 @@ def found_any_counts(pred: pd.DataFrame, gt: pd.DataFrame, videos: Sequence[str]
     for video in videos:
         p, g = pred[pred["video"] == video], gt[gt["video"] == video]
         iou = interval_iou(p[["onset", "offset"]].to_numpy(), g[["onset", "offset"]].to_numpy())
-        found = (iou >= 0.5).any(axis=0)
+        found = (iou >= IOU_THRESHOLD).any(axis=0)
         found_type = type_by_length(g["onset"], g["offset"], ME_MAX_LENGTH)
         pred_type = type_by_length(p["onset"], p["offset"], ME_MAX_LENGTH)
         for e in TYPES:
