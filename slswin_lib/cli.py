@@ -113,7 +113,7 @@ def _spot_eval_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("spot-eval", "evaluate spotted intervals or a score set against ground truth: TP/FP/FN/P/R/F1 per type "
-         "and overall, F1 with its 95% interval", _spot_eval_args)
+         "and overall, each F1 with its bootstrap interval", _spot_eval_args)
 def _cmd_spot_eval(args: argparse.Namespace) -> int:
     import json
 

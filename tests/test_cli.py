@@ -168,3 +168,11 @@ def test_help_gives_the_runnable_examples():
     assert "--scores 'slswin_lib/reference/casme2/scores_{type}.npz'" in text
     assert "--intervals slswin_lib/reference/peers/he2024/spotted_casme2.csv" in text
     assert "{authors,megc,megc2020,overlap,strs,all}" in text
+
+
+def test_top_level_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "spot-eval evaluate spotted intervals or a score set against ground truth" in text
