@@ -172,8 +172,16 @@ run_notebooks() {
     export MPLBACKEND=Agg
     local out="$run_dir/notebooks"
     mkdir -p "$out" "$ROOT/figures"
+    # each notebook's name, wall seconds and start (epoch s); the stages the notebooks time
+    # (slswin_lib.timing) go to the stage log; a --from run appends to both
     local times="$run_dir/notebook_times.tsv"
-    [ -z "$from" ] && : > "$times"
+    export SLSWIN_STAGE_LOG="$run_dir/stage_times.jsonl"
+    if [ -z "$from" ]; then
+        : > "$times"
+        : > "$SLSWIN_STAGE_LOG"
+    fi
+    printf '{"profile": "%s", "dataset": "%s", "command": "%s"}\n' "$profile" "$dataset" "$CMDLINE" \
+        > "$run_dir/run_all.json"
     local params=(-p profile "$profile" -p dataset "$dataset")
     [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
     [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
@@ -181,18 +189,20 @@ run_notebooks() {
     for nb in "${selected[@]}"; do
         name=$(basename "$nb" .ipynb)
         echo "[run_all] $name (profile $profile, dataset $dataset)"
-        start=$(date +%s)
+        export SLSWIN_NOTEBOOK=$name
+        start=$(date +%s.%N)
         status=0
         "$VENV/bin/python" -m papermill "$nb" "$out/$name.ipynb" --cwd notebooks \
             --progress-bar "${params[@]}" || status=$?
-        printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - start ))" "$start" >> "$times"
+        printf '%s\t%s\t%s\n' "$name" "$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }')" \
+            "$start" >> "$times"
         if [ $status -ne 0 ]; then
             echo "[run_all] FAILED: $name (executed copy with the error: $out/$name.ipynb)" >&2
             exit $status
         fi
     done
     echo "[run_all] done; figures and tables in $ROOT/figures; where each notebook's time went:"
-    "$VENV/bin/python" -m slswin_lib time-split "$run_dir" --profile "$profile"
+    "$VENV/bin/python" -m slswin_lib time-split "$run_dir"
 }
 
 case "${1:-}" in

@@ -6,6 +6,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .timing import PLOTS_TABLES, timed
+
 __all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline", "plot_fold_losses", "plot_method_scores",
            "plot_ablation_bars", "plot_labellings", "plot_mosaics"]
 
@@ -18,6 +20,7 @@ def _axes(ax, figsize):
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_spotting(result, gt: np.ndarray | None = None, *, scores: np.ndarray | None = None,
                   ax=None, title: str = "", fps: float | None = None):
     """Smoothed scores, threshold, spotted intervals (and apexes) and ground truth of one video.
@@ -52,6 +55,7 @@ def plot_spotting(result, gt: np.ndarray | None = None, *, scores: np.ndarray | 
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, float] | None = None,
                  ax=None, title: str = "F1 against the threshold factor t"):
     """F1 against t for several sweeps (name -> DataFrame with columns t, F1) with marked t values."""
@@ -69,6 +73,7 @@ def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, flo
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title: str = ""):
     """The five stages on one frame pair (paper Fig. 1): frame, face crop, TV-L1 flow, strain,
     ROI mosaic; and, when a :class:`~slswin_lib.spotting.SpotResult` is given, the spotted curve.
@@ -109,6 +114,7 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_fold_losses(histories: Mapping[str, Mapping[str, Mapping]], label_variance: Mapping[str, float] | None = None,
                      *, title: str = ""):
     """Learning curves of every LOSO fold, one panel per expression type: the training loss per
@@ -144,6 +150,7 @@ def plot_fold_losses(histories: Mapping[str, Mapping[str, Mapping]], label_varia
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None = None):
     """One video's smoothed scores, threshold, spotted intervals and ground truth, one panel per method.
 
@@ -168,6 +175,7 @@ def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None =
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_ablation_bars(table: pd.DataFrame, ours: str, published: str, *, label: str = "ours",
                        title: str = "", ylabel: str = "ME F1"):
     """Bars of our F1 beside the published F1 for each row of an ablation table.
@@ -188,6 +196,7 @@ def plot_ablation_bars(table: pd.DataFrame, ours: str, published: str, *, label:
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_labellings(info, k: int, *, title: str = ""):
     """The original and pseudo labels (paper Section 2.4) of one video's samples, as steps.
 
@@ -208,6 +217,7 @@ def plot_labellings(info, k: int, *, title: str = ""):
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_mosaics(sets: Mapping[int, object]):
     """The model input (normalised ROI mosaic) of one expression sample at each input size.
 

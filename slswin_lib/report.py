@@ -15,6 +15,7 @@ import pandas as pd
 
 from .config import INTERVAL_RESAMPLES, Profile
 from .io import atomic_path, atomic_write_text, figures_dir
+from .timing import PLOTS_TABLES, SPOTTING, timed
 
 __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
            "megc2021_table", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
@@ -22,6 +23,7 @@ __all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "bu
            "ablation_notes", "f1_outside_intervals"]
 
 
+@timed(PLOTS_TABLES)
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
                floatfmt: str = ".4f", caption: str = "") -> Path:
     """Write ``df`` as ``<name>.csv`` and ``<name>.md`` into the figures folder; returns the .md path.
@@ -64,6 +66,7 @@ def markdown_table(df: pd.DataFrame, index: bool = False, floatfmt: str = ".4f")
     return out.to_markdown(index=index, disable_numparse=True, stralign="right")
 
 
+@timed(PLOTS_TABLES)
 def save_figure(fig, name: str, figures: str | os.PathLike | None = None, *, dpi: int = 120) -> Path:
     """Save a matplotlib figure as ``<name>.png`` into the figures folder."""
     out = figures_dir(figures) / f"{name}.png"
@@ -120,6 +123,7 @@ def _interval(per_video: pd.DataFrame) -> tuple[float, float]:
     return ci.low, ci.high
 
 
+@timed(SPOTTING)
 def ablation_row(scores, spot_cfg) -> dict:
     """One row of an ablation table (Tables 4-6): TP/FP/FN and F1 at the profile's t, and F1 with t
     chosen by nested leave-one-subject-out selection, both with ``spot_cfg.mode`` matching, each F1
@@ -223,6 +227,7 @@ def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
     return table
 
 
+@timed(SPOTTING)
 def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc"), *,
                    published_t: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Tables 2-3: per method, the metrics of each type and overall at a fixed t (each matching
@@ -269,6 +274,7 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
 THRESHOLD_CHOICES = ("published t", "best t on the test folds", "nested LOSO t")
 
 
+@timed(SPOTTING)
 def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None
                     ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One score set per type re-scored under every matching rule and threshold choice.
@@ -354,6 +360,7 @@ def rescoring_note(table: pd.DataFrame, published: Mapping[str, float], *, row: 
             f"{pub.max():.4f} ({pub.idxmax()}), a range of {pub.max() - pub.min():.4f}.")
 
 
+@timed(SPOTTING)
 def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     """k from all subjects (the authors' code) beside k from each fold's training subjects.
 
@@ -462,6 +469,7 @@ def interval_note(table: pd.DataFrame, low: str, high: str, *, what: str = "F1")
     return "; ".join(parts) + "."
 
 
+@timed(SPOTTING)
 def auc_table(methods, pseudo_window: str = "k_plus_one") -> pd.DataFrame:
     """Per-frame ROC-AUC of held-out scores against the pseudo labels, per method and type.
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..config import FeatureConfig
 from ..io import check_free_space
+from ..timing import FLOW, parallel
 from .cache import (CODE_VERSION, cache_bytes_needed, cache_file, cache_params, feature_bytes_per_pair, load_cached,
                     load_track, save_features, save_track, track_file)
 from .executors import dask_task, picklable, run_pool
@@ -100,9 +101,11 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
                        for v in todo}
             from distributed import as_completed
 
-            for fut in as_completed(futures):
-                features, track = fut.result()
-                finish(futures[fut], features, track)
+            with parallel(FLOW) as wait:
+                for fut in as_completed(futures):
+                    features, track, seconds = fut.result()
+                    wait.add(seconds)
+                    finish(futures[fut], features, track)
     elif todo and n_workers <= 1:
         for v in todo:
             bar.set_postfix_str(v.key)

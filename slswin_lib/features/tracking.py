@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import FeatureConfig
+from ..timing import LANDMARKS, timed
 from .crop import crop_face, face_box, to_crop_coords
 from .landmarks import FaceLandmarker, fill_missing, model_sha256, to_dlib68
 
@@ -88,6 +89,7 @@ def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
     return _LANDMARKERS[key]
 
 
+@timed(LANDMARKS)
 def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
                progress: bool = False) -> FaceTrack:
     """Landmarks, face box and grayscale crop of every frame of ``video`` (one pass).
