@@ -176,21 +176,27 @@ def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None =
 
 
 @timed(PLOTS_TABLES)
-def plot_ablation_bars(table: pd.DataFrame, ours: str, published: str, *, label: str = "ours",
-                       title: str = "", ylabel: str = "ME F1"):
-    """Bars of our F1 beside the published F1 for each row of an ablation table.
+def plot_ablation_bars(table: pd.DataFrame, ours: str, low: str, high: str, published: str | None = None, *,
+                       label: str = "ours", title: str = "", ylabel: str = "ME F1"):
+    """Our F1 with its 95 % interval beside the published F1, for each row of an ablation table that
+    was run (rows without a result are left out, not drawn as 0).
 
     Args:
-        table: one row per variant, with the columns ``ours`` and ``published``.
+        table: one row per variant, with the columns ``ours``, ``low``, ``high`` (and ``published``).
         label: legend text of our bars.
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table[ours].astype(float).fillna(0), width=0.4, label=label)
-    ax.bar(x + 0.2, table[published].astype(float), width=0.4, label=published)
-    ax.set_xticks(list(x), table.index)
+    run = table[table[ours].notna()]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(run) + 1.5), 3.4))
+    x = np.arange(len(run))
+    f1 = run[ours].astype(float).to_numpy()
+    err = np.vstack([f1 - run[low].astype(float).to_numpy(), run[high].astype(float).to_numpy() - f1])
+    width = 0.4 if published else 0.6
+    ax.bar(x - (0.2 if published else 0), f1, width=width, yerr=err, capsize=4, label=f"{label} (95 % interval)")
+    if published:
+        ax.bar(x + 0.2, run[published].astype(float), width=width, label=published)
+    ax.set_xticks(list(x), run.index)
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return fig
