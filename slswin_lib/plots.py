@@ -9,7 +9,7 @@ import pandas as pd
 from .timing import PLOTS_TABLES, timed
 
 __all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline", "plot_fold_losses", "plot_method_scores",
-           "plot_ablation_bars", "plot_labellings", "plot_mosaics"]
+           "plot_ablation_bars", "plot_labellings", "plot_mosaics", "plot_table2"]
 
 
 def _axes(ax, figsize):
@@ -244,3 +244,42 @@ def plot_mosaics(sets: Mapping[int, object]):
         ax.imshow(sample.transpose(1, 2, 0))
         ax.set(title=f"{size} x {size} mosaic", xticks=[], yticks=[])
     return fig
+
+
+@timed(PLOTS_TABLES)
+def plot_table2(table: pd.DataFrame, *, matching: str = "authors", title: str = ""):
+    """Table 2 as a chart: each method's F1 with its 95 % interval, per type (ME, MaE, overall), at its
+    published (fixed) t and at the nested-LOSO t.
+
+    Args:
+        table: :func:`slswin_lib.report.megc2021_table`'s table (index method, threshold, matching, type;
+            columns ``F1``, ``F1 low``, ``F1 high``).
+        matching: the matching rule shown.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = table.xs(matching, level="matching")
+    methods = list(dict.fromkeys(rows.index.get_level_values("method")))
+    thresholds = list(dict.fromkeys(rows.index.get_level_values("threshold")))
+    types = [t for t in ("me", "mae", "overall") if t in rows.index.get_level_values("type")]
+    fig, axes = plt.subplots(1, len(types), figsize=(3.6 * len(types), 0.55 * len(methods) * len(thresholds) + 1.4),
+                             sharey=True, squeeze=False)
+    height = 0.8 / len(thresholds)
+    y = np.arange(len(methods))
+    for ax, e in zip(axes[0], types):
+        for j, threshold in enumerate(thresholds):
+            sub = rows.xs((threshold, e), level=("threshold", "type")).reindex(methods)
+            f1 = sub["F1"].astype(float).to_numpy()
+            err = np.vstack([f1 - sub["F1 low"].astype(float).to_numpy(), sub["F1 high"].astype(float).to_numpy() - f1])
+            ax.barh(y + (j - (len(thresholds) - 1) / 2) * height, f1, height=height, xerr=err, capsize=3,
+                    label=threshold)
+        ax.set(title={"me": "ME", "mae": "MaE"}.get(e, e), xlabel="F1 (95 % interval)", xlim=(0, 1))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(y, methods)
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+

@@ -24,9 +24,9 @@ def init_worker() -> None:
 
 # Each task returns its result with the seconds of the stages it timed (slswin_lib.timing.collect),
 # which the waiting process adds to its time split.
-def _track_task(video, cfg: FeatureConfig, model: str) -> tuple[FaceTrack, dict[str, float]]:
+def _track_task(video, cfg: FeatureConfig, model: str, cache_root) -> tuple[FaceTrack, dict[str, float]]:
     with collect() as seconds:
-        track = track_face(video, cfg, model=model)
+        track = track_face(video, cfg, model=model, cache_root=cache_root)
     return track, seconds
 
 
@@ -43,11 +43,12 @@ def _preprocess_task(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -
     return features, seconds
 
 
-def dask_task(video, k: int, cfg: FeatureConfig, model: str | None, track: FaceTrack | None = None):
+def dask_task(video, k: int, cfg: FeatureConfig, model: str | None, track: FaceTrack | None = None,
+              cache_root=None):
     """Features and face track of one video on a Dask worker, with its stage seconds."""
     init_worker()
     with collect() as seconds:
-        features, track = extract_video(video, k, cfg, model=model, track=track)
+        features, track = extract_video(video, k, cfg, model=model, track=track, cache_root=cache_root)
     return features, track, seconds
 
 
@@ -64,8 +65,9 @@ def picklable(video):
 
 
 def run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: int,
-              finish, progress: bool, tracks: dict[str, FaceTrack] | None = None) -> None:
-    """Stage A per video and stage B per chunk of pairs over one process pool."""
+              finish, progress: bool, tracks: dict[str, FaceTrack] | None = None, cache_root=None) -> None:
+    """Stage A per video and stage B per chunk of pairs over one process pool (``cache_root``: where
+    stage A caches the landmarks, :func:`~slswin_lib.features.tracking.track_face`)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
     from concurrent.futures import wait as wait_for
@@ -109,7 +111,7 @@ def run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: 
             if v.key in tracks:   # a cached face track goes straight to stage B
                 handle("track", v, None, tracks[v.key])
             else:
-                pending[pool.submit(_track_task, picklable(v), cfg, model)] = ("track", v, None)
+                pending[pool.submit(_track_task, picklable(v), cfg, model, cache_root)] = ("track", v, None)
         while pending:
             done, _ = wait_for(pending, return_when=FIRST_COMPLETED)
             for fut in done:

@@ -103,12 +103,14 @@ def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConf
 
 
 def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
-                  progress: bool = False, track: FaceTrack | None = None) -> tuple[np.ndarray, FaceTrack]:
+                  progress: bool = False, track: FaceTrack | None = None,
+                  cache_root: str | os.PathLike | None = None) -> tuple[np.ndarray, FaceTrack]:
     """Features of one video in this process: ``((n-k, 2r, 2r, 3) float32, FaceTrack)``.
 
-    ``track``: the video's face track when already known (e.g. from the cache of another k).
+    ``track``: the video's face track when already known (e.g. from the cache of another k);
+    ``cache_root``: where its landmarks are cached (:func:`~slswin_lib.features.tracking.track_face`).
     """
     check_length(video, k)
     if track is None:
-        track = track_face(video, cfg, model=model, progress=progress)
+        track = track_face(video, cfg, model=model, progress=progress, cache_root=cache_root)
     return pair_features(track.crops, track.pts68, k, cfg, key=video.key), track
