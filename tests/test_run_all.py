@@ -208,3 +208,16 @@ def test_help_lists_every_command_and_option():
     for word in [*options, "./run_all.sh test", "./run_all.sh lab", "./run_all.sh kernel", "lock"]:
         assert word in r.stdout, word
     assert r.stdout.startswith("Regenerate every table and figure") and "set -euo" not in r.stdout
+
+
+def test_full_runs_what_the_quick_profile_leaves_out(standin_venv, tmp_path):
+    calls, release = tmp_path / "calls.txt", tmp_path / "release"
+    release.touch()
+    env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
+    r = _run("--only", "08", "--full", env=env)
+    assert r.returncode == 0, r.stderr
+    papermill = next(line for line in calls.read_text().splitlines() if "papermill" in line)
+    assert "-y settings: {ablation: {table6_types: [me, mae], fidelity: true}}" in papermill
+    plain = tmp_path / "calls_plain.txt"
+    r = _run("--only", "08", env={**env, "CALLS": str(plain)})
+    assert r.returncode == 0 and "-y" not in next(line for line in plain.read_text().splitlines() if "papermill" in line)
