@@ -206,6 +206,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _time_split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("work", help="the work folder of a ./run_all.sh run (runs/<profile>, or $SLSWIN_WORK)")
+    p.add_argument("--markdown", action="store_true", help="print the two tables as Markdown (for the README)")
 
 
 @command("time-split", "where each notebook's wall time went in a ./run_all.sh run, by stage (rendering, landmarks, "
@@ -221,6 +222,11 @@ def _cmd_time_split(args: argparse.Namespace) -> int:
     target = Path(args.work) / "time_split.csv"
     with atomic_path(target) as tmp:
         split.to_csv(tmp)
+    if args.markdown:
+        from .experiment import time_split_markdown
+
+        print(time_split_markdown(split))
+        return 0
     profile = run_profile(args.work)
     shown = split.loc[:, (split.abs() >= 0.5).any()].round(0).astype(int)   # stages that took time
     print(f"seconds per notebook and stage (profile {profile or 'unknown'}; every row adds up to its seconds):")

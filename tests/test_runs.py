@@ -86,3 +86,15 @@ def test_time_split_command_reads_the_runs_profile_prints_and_writes_the_table(t
     assert "04_training" in out and "profile smoke" in out
     table = pd.read_csv(tmp_path / "time_split.csv", index_col="notebook")
     assert table.loc["04_training", "optimiser steps"] == 8 and table.loc["04_training", "other"] == 12
+
+
+def test_the_time_split_as_markdown_names_each_notebooks_largest_stages(tmp_path, capsys):
+    from slswin_lib.cli import main
+
+    (tmp_path / "notebook_times.tsv").write_text("04_training\t100.0\t1000.0\n")
+    _executed(tmp_path, "04_training", 96.0)
+    _log(tmp_path, ("04_training", "optimiser steps", 60.0, 1080.0), ("04_training", "prediction", 20.0, 1090.0))
+    assert main(["time-split", str(tmp_path), "--markdown"]) == 0
+    out = " ".join(capsys.readouterr().out.split())   # the cells' padding aside
+    assert "| 04_training | 100 | optimiser steps 60, prediction 20, other 16 |" in out
+    assert "| **all** | **100** (1.7 min) |" in out and "| optimiser steps | 60 | 60.0% |" in out

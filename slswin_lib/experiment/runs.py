@@ -28,7 +28,7 @@ from ..config import Profile, run_digest
 from ..io import atomic_write_json, repo_root, work_dir
 
 __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
-           "read_folds", "fold_times", "notebook_time_split", "time_split_summary", "NOTEBOOK_TIMES", "STAGE_LOG",
+           "read_folds", "fold_times", "notebook_time_split", "time_split_summary", "time_split_markdown", "NOTEBOOK_TIMES", "STAGE_LOG",
            "RUN_FACTS", "run_profile", "find_loso_run"]
 
 #: file name of a fold's record inside its folder
@@ -210,6 +210,25 @@ def time_split_summary(split: pd.DataFrame) -> pd.DataFrame:
     seconds = split.drop(columns="seconds").sum().sort_values(ascending=False)
     total = float(split["seconds"].sum())
     return pd.DataFrame({"seconds": seconds, "share": seconds / total if total else float("nan")})
+
+
+def time_split_markdown(split: pd.DataFrame, *, top: int = 3) -> str:
+    """Two Markdown tables of a run's time split (:func:`notebook_time_split`): each notebook's wall
+    time with its ``top`` largest stages, and the run's seconds and share per stage."""
+    rows = []
+    for notebook, r in split.iterrows():
+        stages = r.drop("seconds").sort_values(ascending=False)
+        stages = stages[stages >= 0.5].head(top)
+        rows.append({"notebook": notebook, "seconds": f"{r['seconds']:,.0f}",
+                     "largest stages (s)": ", ".join(f"{name} {s:,.0f}" for name, s in stages.items())})
+    total = float(split["seconds"].sum())
+    rows.append({"notebook": "**all**", "seconds": f"**{total:,.0f}** ({total / 60:.1f} min)", "largest stages (s)": ""})
+    summary = time_split_summary(split)
+    summary = summary[summary["seconds"] >= 0.5]
+    per_stage = pd.DataFrame({"stage": summary.index, "seconds": [f"{s:,.0f}" for s in summary["seconds"]],
+                              "share": [f"{x:.1%}" for x in summary["share"]]})
+    return (pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n\n"
+            + per_stage.to_markdown(index=False, disable_numparse=True))
 
 
 def find_loso_run(p: Profile, es) -> Path | None:
