@@ -287,25 +287,36 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _time_split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("work", help="the work folder of a ./run_all.sh run (runs/<profile>, or $SLSWIN_WORK)")
-    p.add_argument("--profile", default="quick", help="the run's profile (its train.fold_workers: folds at once)")
+    p.add_argument("--markdown", action="store_true", help="print the two tables as Markdown (for the README)")
 
 
-@command("time-split", "where each notebook's time went in a ./run_all.sh run (optimiser steps, held-out loss, "
-         "prediction, preparation)", _time_split_args)
+@command("time-split", "where each notebook's wall time went in a ./run_all.sh run, by stage (rendering, landmarks, "
+         "optical flow, ROI features, worker start-up, fold data preparation, optimiser steps, held-out loss, "
+         "prediction, spotting and evaluation, bootstrap intervals, plots and tables, other)", _time_split_args)
 def _cmd_time_split(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .config import resolve_profile
-    from .experiment import notebook_time_split
+    from .experiment import notebook_time_split, run_profile, time_split_summary
     from .io import atomic_path
 
-    split = notebook_time_split(args.work, resolve_profile(args.profile).train.fold_workers)
+    split = notebook_time_split(args.work)
     target = Path(args.work) / "time_split.csv"
     with atomic_path(target) as tmp:
         split.to_csv(tmp)
-    print(split.round(3).to_string())
-    print(f"step_share: optimiser steps / the notebook's fold time; wall_share: optimiser steps / (seconds x "
-          f"folds at once); written to {target}")
+    if args.markdown:
+        from .experiment import time_split_markdown
+
+        print(time_split_markdown(split))
+        return 0
+    profile = run_profile(args.work)
+    shown = split.loc[:, (split.abs() >= 0.5).any()].round(0).astype(int)   # stages that took time
+    print(f"seconds per notebook and stage (profile {profile or 'unknown'}; every row adds up to its seconds):")
+    print(shown.to_string())
+    summary = time_split_summary(split)
+    summary = summary[summary["seconds"].abs() >= 0.5]
+    print(f"\nthe whole run: {split['seconds'].sum():,.0f} s; by stage:")
+    print(summary.assign(seconds=summary["seconds"].round(0).astype(int), share=summary["share"].round(3)).to_string())
+    print(f"written to {target}")
     return 0
 
 

@@ -74,6 +74,8 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from .timing import BOOTSTRAP, SPOTTING, timed
+
 __all__ = [
     "MODES",
     "IOU_THRESHOLD",
@@ -281,6 +283,7 @@ def _group(df: pd.DataFrame | None, key: str) -> dict[str, np.ndarray]:
     return {str(v): g[["onset", "offset"]].to_numpy(np.int64) for v, g in df.groupby(key, sort=False)}
 
 
+@timed(SPOTTING)
 def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Mapping[str, np.ndarray],
              mode: str = "megc", *, key: str = "video") -> tuple[Counts, pd.DataFrame]:
     """Evaluate the spotted intervals of a set of videos of one expression type.
@@ -357,6 +360,7 @@ def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tp_pred: np.ndarr
     return f1_of(*(np.sum(a, axis=axis) for a in (tp, fp, fn, tp_pred)))
 
 
+@timed(BOOTSTRAP)
 def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95,
                  seed: int = 0) -> F1Interval:
     """Bootstrap confidence interval of the pooled F1 over videos.

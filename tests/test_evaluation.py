@@ -283,3 +283,15 @@ def test_bootstrap_takes_negative_false_positives_of_the_peers_rules_only():
         bootstrap_f1(table.assign(FP=[-3, 3]), n_resamples=99)   # a video with -1 predictions
     with pytest.raises(ValueError, match="ground truths"):
         bootstrap_f1(table.assign(FN=[-3, 2]), n_resamples=99)
+
+
+def test_strs_per_unit_counts_add_up():
+    # slswin_lib.comparison splits the counts into resampling units: under strs a prediction taking two truths
+    # gives two TPs (precision's numerator too) and a video without ground truth gives nothing
+    from slswin_lib.comparison import choose_units, unit_counts
+
+    units = choose_units({"a": 600, "b": 600}, 30.0)
+    table = unit_counts({"a": np.array([[0, 19], [0, 9], [400, 409]]), "b": np.array([[5, 9]])},
+                        {"a": np.array([[0, 9], [10, 19]])}, "strs", units)
+    assert table[["video", "block", "TP", "FP", "FN", "TP_pred"]].values.tolist() == [
+        ["a", 0, 2, 1, 0, 2], ["a", 1, 0, 1, 0, 0], ["b", 0, 0, 0, 0, 0], ["b", 1, 0, 0, 0, 0]]
