@@ -207,7 +207,8 @@ class SpotConfig:
     #: grid of t searched when t is selected on training subjects only (nested selection).
     t_grid: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 100))
     #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule; "megc2020" and
-    #: "overlap" are the peers' rules without one-to-one matching (slswin_lib.evaluation)
+    #: "overlap" are the peers' rules without one-to-one matching, "strs" the MEGC 2024/2025 count
+    #: (slswin_lib.evaluation)
     mode: str = "authors"
     #: whose annotations give k (half the mean expression length): "all_subjects" (the authors'
     #: code: the test subject's included) or "training_subjects" (each LOSO fold's own)
