@@ -61,7 +61,7 @@ def _spot_eval_args(p: argparse.ArgumentParser) -> None:
 
     defaults = "; ".join(f"{name}: t = {prof.spot.t}, mode {prof.spot.mode}" for name, prof in PROFILES.items())
     p.description = (
-        "Evaluate a method's output against ground truth and print TP/FP/FN/P/R/F1, each F1 with its 95%% bootstrap "
+        "Evaluate a method's output against ground truth and print TP/FP/FN/P/R/F1, each F1 with its 95 percent bootstrap "
         "interval over videos. Either a score set (--scores npz + --videos csv + --gt csv), spotted with the "
         "threshold factor t, or spotted intervals (--intervals csv in the MEGC submission format + --gt csv). "
         "A '{type}' in the --scores/--videos/--gt paths evaluates both types (me, mae) and overall in one call. "
