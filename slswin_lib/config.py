@@ -57,6 +57,8 @@ __all__ = [
     "VAL_SAMPLES",
     "VAL_POINTS",
     "INTERVAL_RESAMPLES",
+    "BOOTSTRAP_MIN_VIDEOS",
+    "BOOTSTRAP_BLOCK_SECONDS",
     "Fidelity",
     "FIDELITY",
     "AUTHORS_CODE",
@@ -87,8 +89,15 @@ KNOWN_FPS: dict[str, float] = {"casme2": 30.0, "samm_lv": 200.0, "megc2022_cas":
 VAL_SAMPLES = 128
 #: held-out loss measurements over a training budget when ``TrainConfig.val_every`` is None
 VAL_POINTS = 10
-#: bootstrap resamples (over videos) of the F1 intervals in the result tables
+#: bootstrap resamples of the F1 intervals and paired F1 differences in the result tables
 INTERVAL_RESAMPLES = 2000
+#: with at least this many held-out videos the bootstrap resamples whole videos; with fewer, time
+#: blocks of the videos (slswin_lib.comparison): 2 videos give 3 distinct video resamples, too few
+#: for an interval to mean anything
+BOOTSTRAP_MIN_VIDEOS = 10
+#: the time blocks' length in seconds (each spotted and ground-truth interval counted in the block
+#: of its onset): long against an expression (ME <= 0.5 s, MaE <= 4 s), short against a video
+BOOTSTRAP_BLOCK_SECONDS = 10.0
 
 
 # -- training-free methods (slswin_lib.trainfree) ----------------------------------------------------
@@ -333,8 +342,8 @@ def check_threshold_factor(where: str, t: Any) -> float:
 #: valid values of the named settings (each refused otherwise, with this list)
 BOOLS = (False, True)
 #: interval matching rules (slswin_lib.evaluation.MODES): the authors' code, MEGC one-to-one, the MEGC
-#: 2020 baseline's (no one-to-one) and many-to-one overlap
-SPOT_MODES = ("authors", "megc", "megc2020", "overlap")
+#: 2020 baseline's (no one-to-one), many-to-one overlap and the MEGC 2024/2025 STRS spotting count
+SPOT_MODES = ("authors", "megc", "megc2020", "overlap", "strs")
 #: optical-flow methods (slswin_lib.features.flow.FLOW_METHODS)
 FLOWS = ("tvl1", "tvl1_torch", "dis", "farneback")
 K_FROM = ("all_subjects", "training_subjects")
@@ -358,7 +367,8 @@ class SpotConfig:
     #: grid of t searched when t is selected on training subjects only (nested selection).
     t_grid: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(1, 100))
     #: IoU rule: "authors" reproduces the published counts, "megc" is the MEGC rule; "megc2020" and
-    #: "overlap" are the peers' rules without one-to-one matching (slswin_lib.evaluation)
+    #: "overlap" are the peers' rules without one-to-one matching, "strs" the MEGC 2024/2025 count
+    #: (slswin_lib.evaluation)
     mode: str = "authors"
     #: whose annotations give k (half the mean expression length): "all_subjects" (the authors'
     #: code: the test subject's included) or "training_subjects" (each LOSO fold's own)
@@ -586,12 +596,20 @@ class AblationConfig:
     val_every: int | None = None
     #: Table 4 rows trained in this profile (display names of ``slswin_lib.models.TABLE4``)
     table4_models: tuple[str, ...] = ("ViT-B", "SL-ViT-B", "Swin-T", "L-Swin-T", "S-Swin-T", "SL-Swin-T")
+    #: expression types of Table 6 (42 x 42 vs 84 x 84; the paper's is ME): notebook 08's default
+    table6_types: tuple[str, ...] = ("me", "mae")
+    #: run the fidelity ablation (one run per difference between the paper's text and the authors'
+    #: code) in notebook 07 by default
+    fidelity: bool = True
 
     def __post_init__(self) -> None:
         for name in ("folds", "max_train_samples", "steps", "val_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"AblationConfig.{name} = {value} must be >= 1 (or None)")
+        check_choice("AblationConfig.fidelity", self.fidelity, BOOLS)
+        for i, e in enumerate(self.table6_types):
+            check_choice(f"AblationConfig.table6_types[{i}]", e, ("me", "mae"))
 
 
 #: SOFTNet's registered model name (Liong et al., ICIP 2021; :mod:`slswin_lib.models.softnet`)

@@ -238,19 +238,27 @@ def _result(key: str, spotted: list[tuple[int, int, str]], f: float) -> OFResult
 
 
 def test_table2_rows_source_settings_and_nested_sensitivity():
-    from slswin_lib.trainfree.benchmark import NESTED_LABEL, OF_METHOD, SOURCE_LABEL, of_table
+    """The rows beside a hand-made reference method (three one-subject videos of 300 frames, one MaE
+    each): counts at the source's settings and with the nested sensitivity, hand-computed."""
+    from slswin_lib.report import megc2021_table
+    from slswin_lib.scores import ScoreSet
+    from slswin_lib.trainfree.benchmark import NESTED_LABEL, OF_METHOD, SOURCE_LABEL, add_of_rows
 
     cfg = OFSpotConfig(sensitivity_grid=(0.5, 1.0, 2.0))
-    # one MaE per video, ground truth [100, 149]; a: found only at 0.5, b: found only at 2.0, c: at 1.0
-    gt = (100, 149)
-    hit = [(100, 149, "mae")]
-    miss = [(10, 59, "mae")]
+    # ground truth [100, 149] in each video; a: found only at 0.5, b: only at 2.0, c: only at 1.0
+    hit, miss = [(100, 149, "mae")], [(10, 59, "mae")]
     table_of = {"a": {0.5: hit, 1.0: miss, 2.0: miss}, "b": {0.5: miss, 1.0: miss, 2.0: hit},
                 "c": {0.5: miss, 1.0: hit, 2.0: miss}}
     results = {k: {f: _result(k, v, f) for f, v in row.items()} for k, row in table_of.items()}
-    infos = [SimpleNamespace(key=k, subject=k, intervals=(gt,)) for k in "abc"]
-    table = of_table(results, {"mae": SimpleNamespace(infos=infos)}, SpotConfig(mode="megc"), cfg,
-                     modes=("megc",))
+    videos = pd.DataFrame({"subject": list("abc"), "video_code": ["1"] * 3, "n_frames": [300] * 3, "k": [10] * 3,
+                           "video": list("abc")})
+    gt = pd.DataFrame({"subject": list("abc"), "video_code": ["1"] * 3, "onset": [100] * 3, "offset": [149] * 3,
+                       "video": list("abc")})
+    reference = ScoreSet({v: np.zeros(290) for v in "abc"}, videos, gt, "flat mae")   # spots nothing
+    spot_cfg = SpotConfig(mode="megc")
+    comparison = megc2021_table({"flat": {"mae": reference}}, spot_cfg, modes=("megc",), fps=30.0)
+    table = add_of_rows(comparison, results, {"mae": reference}, spot_cfg, cfg, modes=("megc",)).table
+    assert list(table.index.unique("method")) == ["flat", OF_METHOD]
     source = table.loc[(OF_METHOD, SOURCE_LABEL, "megc", "mae")]
     assert (source["TP"], source["FP"], source["FN"]) == (1, 2, 2)       # only c at the source's thresholds
     nested = table.loc[(OF_METHOD, NESTED_LABEL, "megc", "mae")]
@@ -259,6 +267,9 @@ def test_table2_rows_source_settings_and_nested_sensitivity():
     assert (nested["TP"], nested["FP"], nested["FN"]) == (0, 3, 3)
     assert nested["sensitivity"] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
     assert np.isnan(nested["t"]) and nested["F1 low"] <= nested["F1"] <= nested["F1 high"]
+    # paired differences to the reference (F1 0): at the source's settings F1 = 2 TP / (2 TP + FP + FN) = 1/3
+    assert source["diff"] == pytest.approx(1 / 3) and source["diff low"] <= source["diff"] <= source["diff high"]
+    assert nested["diff"] == 0.0 and source["units"] == "3 time blocks of 10 s (3 videos)"
 
 
 # -- the settings table of docs/method.md ----------------------------------------------------------

@@ -17,12 +17,12 @@ Module map (no training, no GPU; the face track of :mod:`slswin_lib.features` is
 Heavy dependencies (OpenCV, PyEMD, MediaPipe) are imported inside the functions that use them.
 """
 from .baseline import BASELINE_NAME, BASELINE_SCORER, BASELINE_T_SOURCE, baseline_k, flow_magnitude_scores
-from .benchmark import (OF_METHOD, OF_PUBLISHED, analyse_dataset, deploy_sensitivity, of_published, of_table,
+from .benchmark import (OF_METHOD, OF_PUBLISHED, add_of_rows, analyse_dataset, deploy_sensitivity, of_published,
                         roi_markdown, settings_markdown)
 from .ofspot import (OF_DESCRIPTION, OF_SCORER, OFAnalysis, OFError, OFResult, OFTooShort, analyse_track,
                      analyse_video, cached_track)
 
 __all__ = ["BASELINE_NAME", "BASELINE_SCORER", "BASELINE_T_SOURCE", "baseline_k", "flow_magnitude_scores", "OF_METHOD",
-           "OF_PUBLISHED", "analyse_dataset", "deploy_sensitivity", "of_published", "of_table", "roi_markdown",
+           "OF_PUBLISHED", "add_of_rows", "analyse_dataset", "deploy_sensitivity", "of_published", "roi_markdown",
            "settings_markdown", "OF_DESCRIPTION", "OF_SCORER", "OFAnalysis", "OFError", "OFResult", "OFTooShort",
            "analyse_track", "analyse_video", "cached_track"]

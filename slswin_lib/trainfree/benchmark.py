@@ -3,11 +3,11 @@
 * :func:`analyse_dataset` spots every video of a data set at every sensitivity of
   ``OFSpotConfig.sensitivity_grid`` (one analysis per video; the face tracks come from the feature cache of
   the run, so nothing is tracked twice; videos in parallel processes; results cached in the run folder).
-* :func:`of_table` gives its rows of Table 2 in the layout of :func:`slswin_lib.report.megc2021_table`:
-  per type and overall, at the source's settings (sensitivity 1) under each matching rule, and with the
-  sensitivity chosen by nested leave-one-subject-out selection (for each held-out subject, the grid value
-  with the best F1 on the other subjects; no threshold is tuned on a test subject), each F1 with its 95 %
-  bootstrap interval over videos.
+* :func:`add_of_rows` adds its rows to Table 2 (:func:`slswin_lib.report.megc2021_table`): per type and
+  overall, at the source's settings (sensitivity 1) under each matching rule, and with the sensitivity
+  chosen by nested leave-one-subject-out selection (for each held-out subject, the grid value with the
+  best F1 on the other subjects; no threshold is tuned on a test subject), each F1 with its 95 % bootstrap
+  interval and its paired difference to the table's reference method, over the table's units.
 * :func:`settings_markdown` and :func:`roi_markdown`: every setting beside the source's value, and the
   regions' dlib-68 points with their MediaPipe mesh vertices (docs/method.md, section 5; a test keeps
   the page in sync with :mod:`slswin_lib.config`).
@@ -26,7 +26,7 @@ import pandas as pd
 from ..config import OF_SOURCE, OF_SPOT, OFSpotConfig, Profile, SpotConfig, run_digest
 from .ofspot import OF_SCORER, OFResult, analyse_track, cached_track
 
-__all__ = ["OF_METHOD", "SOURCE_LABEL", "NESTED_LABEL", "OF_PUBLISHED", "of_published", "analyse_dataset", "of_table", "deploy_sensitivity",
+__all__ = ["OF_METHOD", "SOURCE_LABEL", "NESTED_LABEL", "OF_PUBLISHED", "of_published", "analyse_dataset", "add_of_rows", "deploy_sensitivity",
            "settings_markdown", "roi_markdown", "CODE_VERSION"]
 
 #: the method's name in Table 2
@@ -160,84 +160,102 @@ def analyse_dataset(ds, profile: Profile, cfg: OFSpotConfig = OF_SPOT, *, worker
     return {v.key: out[v.key] for v in ds.videos}
 
 
-class _Videos:
-    """The videos of one type's set as :func:`slswin_lib.scores.select_t_loso` reads them when given
-    precomputed counts (``keys``, ``subjects``, ``videos["subject"]``)."""
-
-    def __init__(self, infos) -> None:
-        self.videos = pd.DataFrame({"video": [i.key for i in infos], "subject": [str(i.subject) for i in infos]})
-        self.keys = self.videos["video"].tolist()
-        self.subjects = list(dict.fromkeys(self.videos["subject"]))
-
-
-def _gt(info) -> np.ndarray:
-    return np.asarray(info.intervals, dtype=np.int64).reshape(-1, 2)
-
-
-def _counts_grid(results: Mapping[str, Mapping[float, OFResult]], infos, grid, e: str, mode: str) -> np.ndarray:
+def _counts_grid(results: Mapping[str, Mapping[float, OFResult]], scores, grid, e: str, mode: str) -> np.ndarray:
+    """``(n_videos, len(grid), 4)`` counts (:data:`slswin_lib.scores.GRID_COUNTS`) of the type-``e`` intervals
+    of every video of the score set ``scores`` (its videos and ground truth) at every sensitivity."""
     from ..evaluation import match_video
 
-    out = np.zeros((len(infos), len(grid), 4), dtype=np.int64)
-    for vi, info in enumerate(infos):
+    out = np.zeros((len(scores.keys), len(grid), 4), dtype=np.int64)
+    for vi, video in enumerate(scores.keys):
+        gt = scores.gt_of(video)
         for fi, f in enumerate(grid):
-            c, _ = match_video(results[info.key][f].of_type(e), _gt(info), mode, video=info.key)
+            c, _ = match_video(results[video][f].of_type(e), gt, mode, video=video)
             out[vi, fi] = (c.tp, c.fp, c.fn, c.tp_p)
     return out
 
 
-def of_table(results: Mapping[str, Mapping[float, OFResult]], sets: Mapping, spot_cfg: SpotConfig,
-             cfg: OFSpotConfig = OF_SPOT, *, modes: tuple[str, ...] = ("authors", "megc"),
-             method: str = OF_METHOD) -> pd.DataFrame:
-    """The optical-flow spotter's rows of Table 2 (module docs), indexed like
-    :func:`slswin_lib.report.megc2021_table` by (method, threshold, matching, type).
+def _spotted(results: Mapping[str, Mapping[float, OFResult]], sets: Mapping, sensitivity_of) -> dict:
+    """type -> video -> the optical-flow spotter's intervals of that type at the video's sensitivity."""
+    return {e: {v: results[v][sensitivity_of(e, v)].of_type(e) for v in s.keys} for e, s in sets.items()}
 
-    Args:
-        results: :func:`analyse_dataset`'s.
-        sets: expression type -> its :class:`~slswin_lib.experiment.ExpressionSet` (the videos and ground
-            truth of that type, as for the other methods of Table 2).
-        spot_cfg: the profile's spotting settings (``mode``: the nested selection's matching).
-        modes: matching rules of the source-settings rows.
 
-    Returns:
-        TP/FP/FN/precision/recall/F1, ``F1 low``/``F1 high`` (95 % bootstrap interval over videos),
-        ``t`` (NaN: the method has no threshold factor) and ``sensitivity`` (for the nested rows the mean
-        over folds).
-    """
-    from ..evaluation import evaluate, metrics_table
-    from ..report import _with_intervals
+def _nested(results, sets: Mapping, mode: str, grid: list[float]) -> dict[str, dict[str, float]]:
+    """type -> video -> the sensitivity nested leave-one-subject-out selection gives its subject."""
     from ..scores import select_t_loso
 
-    rows = {}
-    for mode in modes:
-        counts, per_video = {}, {}
-        for e, es in sets.items():
-            spotted = {i.key: results[i.key][1.0].of_type(e) for i in es.infos}
-            counts[e], per_video[e] = evaluate(spotted, {i.key: _gt(i) for i in es.infos}, mode)
-        table = _with_intervals(metrics_table(counts), per_video)
-        table["t"], table["sensitivity"] = np.nan, 1.0
-        rows[(method, SOURCE_LABEL, mode)] = table
-    grid = [float(f) for f in cfg.sensitivity_grid]
-    videos = {e: _Videos(es.infos) for e, es in sets.items()}
-    counts = {e: _counts_grid(results, es.infos, grid, e, spot_cfg.mode) for e, es in sets.items()}
-    nested, folds, per_video = select_t_loso(videos, grid, spot_cfg.mode, per_video=True, grid_counts=counts)
-    nested = _with_intervals(nested, {e: per_video[per_video["set"] == e] for e in sets})
-    nested["t"] = np.nan
-    nested["sensitivity"] = folds.groupby("set")["t"].mean()
-    if "overall" in nested.index:
-        nested.loc["overall", "sensitivity"] = folds["t"].mean()
-    rows[(method, NESTED_LABEL, spot_cfg.mode)] = nested
-    return pd.concat(rows, names=["method", "threshold", "matching", "type"])
+    out = {}
+    for e, s in sets.items():
+        counts = _counts_grid(results, s, grid, e, mode)
+        _, folds = select_t_loso({"set": s}, grid, mode, grid_counts={"set": counts})
+        of_subject = dict(zip(folds["subject"].astype(str), folds["t"]))
+        out[e] = {v: float(of_subject[str(subject)]) for v, subject in zip(s.videos["video"], s.videos["subject"])}
+    return out
 
 
-def deploy_sensitivity(results: Mapping[str, Mapping[float, OFResult]], es, mode: str,
+def add_of_rows(comparison, results: Mapping[str, Mapping[float, OFResult]], sets: Mapping, spot_cfg: SpotConfig,
+                cfg: OFSpotConfig = OF_SPOT, *, modes: tuple[str, ...] = ("authors", "megc"), method: str = OF_METHOD):
+    """Table 2 (:func:`slswin_lib.report.megc2021_table`'s :class:`~slswin_lib.report.Comparison`) with the
+    optical-flow spotter's rows added (module docs).
+
+    Its rows are indexed like the others by (method, threshold, matching, type): ``"source settings"`` under
+    each of ``modes``, ``"nested LOSO sensitivity"`` under ``spot_cfg.mode``; each F1 has its 95 % bootstrap
+    interval and its paired difference to the table's reference method (at that method's fixed t and at
+    its nested t, respectively) over the table's units.
+
+    Args:
+        comparison: Table 2 of the other methods, on the same videos.
+        results: :func:`analyse_dataset`'s.
+        sets: expression type -> a score set of those videos (e.g. the reference method's: its videos,
+            subjects and ground truth).
+        spot_cfg: the profile's spotting settings (``mode``: the nested selection's matching).
+
+    Returns:
+        The combined :class:`~slswin_lib.report.Comparison`; its table has ``sensitivity`` (for the nested
+        rows the mean over videos) and ``t`` (NaN) for these rows.
+    """
+    from ..comparison import counts_of, paired_difference, set_unit_counts
+    from ..config import INTERVAL_RESAMPLES
+    from ..evaluation import metrics_table
+    from ..report import Comparison, _interval
+
+    units = next(iter(comparison.units.values()))     # one set of units for every row
+    reference = comparison.reference
+    labels = list(comparison.table.xs(reference, level="method").index.unique("threshold"))
+    fixed_label = next(label for label in labels if not label.startswith("nested"))
+    nested = _nested(results, sets, spot_cfg.mode, [float(f) for f in cfg.sensitivity_grid])
+    choices = [(SOURCE_LABEL, mode, fixed_label, lambda e, v: 1.0) for mode in modes]
+    choices.append((NESTED_LABEL, spot_cfg.mode, next(label for label in labels if label.startswith("nested")),
+                    lambda e, v: nested[e][v]))
+    blocks, counts = {}, {}
+    for label, mode, ref_label, sensitivity_of in choices:
+        tables = set_unit_counts(sets, _spotted(results, sets, sensitivity_of), mode, units)
+        table = metrics_table({e: counts_of(tables[e]) for e in sets})
+        for row, c in tables.items():
+            counts[(method, label, mode, row)] = c
+            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(c)
+            other = comparison.counts.get((reference, ref_label, mode, row))
+            diff = paired_difference(c, other, n_resamples=INTERVAL_RESAMPLES) if other is not None else None
+            table.loc[row, ["diff", "diff low", "diff high"]] = ([diff.diff, diff.low, diff.high] if diff is not None
+                                                                 else np.nan)
+        table["t"] = np.nan
+        f = {e: float(np.mean([sensitivity_of(e, v) for v in s.keys])) for e, s in sets.items()}
+        table["sensitivity"] = pd.Series({**f, "overall": float(np.mean(list(f.values())))})
+        blocks[(method, label, mode)] = table
+    rows = pd.concat(blocks, names=["method", "threshold", "matching", "type"])
+    rows["units"] = units.describe()
+    return Comparison(pd.concat([comparison.table, rows]), comparison.units, {**comparison.counts, **counts},
+                      reference)
+
+
+def deploy_sensitivity(results: Mapping[str, Mapping[float, OFResult]], scores, expression: str, mode: str,
                        cfg: OFSpotConfig = OF_SPOT) -> float:
-    """The sensitivity for spotting new videos of ``es``'s type: the grid value with the best F1 pooled
-    over every subject (the nested selection with every subject a training subject; ties: the first
-    in the grid)."""
+    """The sensitivity for spotting new videos of one type: the grid value with the best F1 pooled over
+    every video of the score set ``scores`` (its videos and ground truth of type ``expression``; the nested
+    selection with every subject a training subject; ties: the first in the grid)."""
     from ..evaluation import f1_of
 
     grid = [float(f) for f in cfg.sensitivity_grid]
-    pooled = _counts_grid(results, es.infos, grid, es.expression, mode).sum(axis=0)
+    pooled = _counts_grid(results, scores, grid, expression, mode).sum(axis=0)
     return grid[int(np.argmax(f1_of(*pooled.T)))]
 
 
