@@ -172,9 +172,18 @@ def table2_compact(folder: str | os.PathLike | None = None, *, matching: str = "
         table[f"overall - {reference}"] = [_diff_cell(*overall.loc[i, ["diff", "diff low", "diff high"]])
                                            if i in overall.index else "" for i in table.index]
     table = table.reset_index()
-    t = df.groupby(["method", "threshold"], sort=False)["t"].first()
-    table["threshold"] = [f"{th} ({t.loc[(m, th)]:.2f})" if th != "nested LOSO t" else "nested LOSO t"
-                          for m, th in zip(table["method"], table["threshold"])]
+    first = df.groupby(["method", "threshold"], sort=False).first()
+
+    def setting(method: str, threshold: str) -> str:   # the fixed setting a row was spotted at
+        row = first.loc[(method, threshold)]
+        if threshold.startswith("nested"):
+            return threshold
+        if pd.notna(row.get("t")):
+            return f"{threshold} ({row['t']:.2f})"
+        sensitivity = row.get("sensitivity")
+        return f"{threshold} (sensitivity {sensitivity:g})" if pd.notna(sensitivity) else threshold
+
+    table["threshold"] = [setting(m, th) for m, th in zip(table["method"], table["threshold"])]
     return table
 
 
