@@ -74,7 +74,7 @@ TRAIN_MODELS = (("SL-Swin-T 42", "sl_swin_tiny_patch6_window7_42", 42, "train"),
 #: of SL-Swin-T 42 at 4x the cost), no torch.compile (minutes on a CPU)
 SIZES: dict[str, CheckSize] = {
     "cuda": CheckSize(subjects=3, seconds=6.0, flow_params=(), flow_batch=512, epochs=1, tvl1_pairs=1024,
-                      tvl1_batches=(64, 1024), opencv_pairs=4, train_steps=30, predict_samples=8192,
+                      tvl1_batches=(64, 1024), opencv_pairs=4, train_steps=30, predict_samples=4096,
                       roi_pairs=256, train_models=tuple(m[0] for m in TRAIN_MODELS), compile=True,
                       budget_s=240.0),
     "cpu": CheckSize(subjects=3, seconds=2.5, flow_params=(("scales", 2), ("warps", 1), ("outer_iterations", 1),
