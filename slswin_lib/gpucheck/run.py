@@ -295,16 +295,15 @@ def _projection_rows(table, ctx, flow: dict, train: dict, predict: dict) -> None
 
 
 def run_gpu_check(device: str = "cuda", out: str | os.PathLike | None = None, *, work: str | os.PathLike | None = None,
-                  compile: bool | None = None, size: str | None = None, progress: bool = True) -> tuple[Any, int]:
+                  compile: bool | None = None, progress: bool = True) -> tuple[Any, int]:
     """Check every stage's device path and measure the rates; write ``out/gpu_check.json`` and ``.md``.
 
     Args:
         device: ``"cuda"`` (``"cuda:1"``, ...), ``"cpu"`` or ``"auto"``.
         out: the output folder (created; None: nothing written).
         work: scratch folder kept afterwards (default: a temporary folder, removed).
-        compile: measure ``torch.compile`` (default: the size's setting, on for CUDA).
-        size: ``"cuda"`` or ``"cpu"`` sizes (default: the device's).
-        progress: print each row as it is done.
+        compile: measure ``torch.compile`` (default: the sizes' setting, on for CUDA).
+        progress: print a line a row as it is done, and the table at the end.
 
     Returns:
         The :class:`~slswin_lib.gpucheck.table.Table` and the exit status: 0 every row ran, 1 a row
@@ -317,13 +316,12 @@ def run_gpu_check(device: str = "cuda", out: str | os.PathLike | None = None, *,
     dev, size_name, missing = _device(device)
     if missing:
         print(missing, file=sys.stderr)
-    size_name = size or size_name
     sizes = SIZES[size_name]
     compile_ = sizes.compile if compile is None else compile
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    table = Table(out_dir, _header(dev, size_name, device, missing), dev)
+    table = Table(out_dir, _header(dev, size_name, device, missing), dev, echo=progress)
     with _work_folder(work) as folder:
         p = _profile(dev, sizes)
         videos = []

@@ -165,7 +165,9 @@ def check_fold(ctx: CheckContext, profile) -> dict[str, Any]:
     ctx.fold_scores[name] = result.scores
     facts = {"steps": result.record["steps"], "n_train": result.record["n_train"],
              "train_seconds": result.record["train_seconds"], "loss": history["loss"]}
-    note = f"per-subject SGD, batch {profile.train.batch_size}, {profile.train.epochs} epoch(s) a subject"
+    t = profile.train
+    note = (f"per-subject SGD, {t.epochs} epoch(s) a subject" if t.schedule == "per_subject" else
+            f"pooled SGD, {t.epochs} epoch(s)") + f", batch {t.batch_size}, lr {t.lr:g}"
     if ctx.device.type != "cpu":
         model = spotting_model(name, kwargs)
         model.load_state_dict(load_checkpoint(fold / "checkpoint.pt")["model"])

@@ -69,10 +69,11 @@ class Table:
         out: the output folder (None: nothing written).
         header: facts of the run (device, card, torch, sizes, ...) stored with the rows.
         device: the torch device rows run on (its peak memory is read on CUDA).
+        echo: print one line a row as it is done (what a run stopped at its time limit has shown).
     """
 
-    def __init__(self, out: Path | None, header: dict[str, Any], device) -> None:
-        self.out, self.header, self.device = out, header, device
+    def __init__(self, out: Path | None, header: dict[str, Any], device, echo: bool = False) -> None:
+        self.out, self.header, self.device, self.echo = out, header, device, echo
         self.rows: list[Row] = []
 
     def attempt(self, part: str, what: str, work: Callable[[], Row | dict], *, fix: str = "") -> Row:
@@ -112,15 +113,17 @@ class Table:
         row.seconds = time.perf_counter() - t0
         if cuda:
             row.peak_memory = int(torch.cuda.max_memory_allocated(self.device))
-        self.rows.append(row)
-        self.write()
-        return row
+        return self._add(row)
 
     def skip(self, part: str, what: str, why: str) -> Row:
         """Record a row that was not run, and why."""
-        row = Row(part, what, result=f"skipped: {why}", status="skipped")
+        return self._add(Row(part, what, result=f"skipped: {why}", status="skipped"))
+
+    def _add(self, row: Row) -> Row:
         self.rows.append(row)
         self.write()
+        if self.echo:
+            print(f"[gpu-check] {row.seconds:6.1f} s  {row.status:7}  {row.what}: {row.result}", flush=True)
         return row
 
     def find(self, what: str) -> Row | None:
