@@ -63,12 +63,12 @@ class CheckSize:
     budget_s: float
 
 
-#: the training rates: (row label, model name, input side, the profile section of its recipe: "train",
-#: SL-Swin-T's paper recipe at batch 48, or "softnet", SOFTNet's published one at batch 12)
-TRAIN_MODELS = (("SL-Swin-T 42", "sl_swin_tiny_patch6_window7_42", 42, "train"),
-                ("SL-Swin-T 84", "sl_swin_tiny_patch6_window7_84", 84, "train"),
-                ("SOFTNet", "softnet", 42, "train"),
-                ("SOFTNet, its published recipe", "softnet", 42, "softnet"))
+#: the training rates: (label, model's display name, model name, input side, the profile section of its
+#: recipe: "train", SL-Swin-T's paper recipe at batch 48, or "softnet", SOFTNet's published one at batch 12)
+TRAIN_MODELS = (("SL-Swin-T 42", "SL-Swin-T 42", "sl_swin_tiny_patch6_window7_42", 42, "train"),
+                ("SL-Swin-T 84", "SL-Swin-T 84", "sl_swin_tiny_patch6_window7_84", 84, "train"),
+                ("SOFTNet", "SOFTNet", "softnet", 42, "train"),
+                ("SOFTNet published", "SOFTNet", "softnet", 42, "softnet"))
 #: the check's sizes per device kind. "cpu" keeps the CI test short: two-scale, one-warp TV-L1 with 10
 #: iterations (the feature stage and the TV-L1 rates), one training step a rate, no SL-Swin-T 84 (the code
 #: of SL-Swin-T 42 at 4x the cost), no torch.compile (minutes on a CPU)
@@ -81,7 +81,7 @@ SIZES: dict[str, CheckSize] = {
                                                             ("inner_iterations", 10), ("median_filtering", 1)),
                      flow_batch=64, epochs=1, tvl1_pairs=4, tvl1_batches=(4,), opencv_pairs=2, train_steps=1,
                      predict_samples=64, roi_pairs=32,
-                     train_models=("SL-Swin-T 42", "SOFTNet", "SOFTNet, its published recipe"), compile=False,
+                     train_models=("SL-Swin-T 42", "SOFTNet", "SOFTNet published"), compile=False,
                      budget_s=600.0),
 }
 #: the model whose rates a paper run is projected with
@@ -226,11 +226,11 @@ def _training_rows(table, ctx, size: CheckSize, compile_: bool, deadline: float)
     models = [m for m in TRAIN_MODELS if m[0] in size.train_models]
     plan = [(m, a, False) for m in models for a in (False, True)]
     if compile_:   # bfloat16 first: the likelier gain, measured first when the budget runs short
-        plan += [(m, a, True) for m in models if m[3] == "train" for a in (True, False)]
-    for (label, name, side, section), autocast, compiled in plan:
+        plan += [(m, a, True) for m in models if m[4] == "train" for a in (True, False)]
+    for (label, shown, name, side, section), autocast, compiled in plan:
         cfg = dataclasses.replace(sections[section], autocast=autocast, compile=compiled)
-        recipe = "paper recipe" if section == "train" else "published recipe"
-        what = (f"training {label} on {dev}: {recipe} (SGD), batch {cfg.batch_size}, {_precision(autocast)}"
+        recipe = "paper recipe" if section == "train" else "its published recipe"
+        what = (f"training {shown} on {dev}: {recipe} (SGD), batch {cfg.batch_size}, {_precision(autocast)}"
                 f"{', torch.compile' if compiled else ''}")
         if compiled and time.monotonic() > deadline - COMPILE_RESERVE_S:
             table.skip("speed", what, "the check's time budget is spent")
@@ -247,7 +247,7 @@ def _training_rows(table, ctx, size: CheckSize, compile_: bool, deadline: float)
         train[(label, autocast, compiled)] = row.value if row.status == "ok" else None
         if "model" in trained and not compiled and section == "train":
             batch = p.train.predict_batch_size
-            row = table.attempt("speed", f"prediction {label} on {dev}: batch {batch}, {_precision(autocast)}",
+            row = table.attempt("speed", f"prediction {shown} on {dev}: batch {batch}, {_precision(autocast)}",
                                 lambda model=trained["model"], side=side, autocast=autocast: speed.prediction_rate(
                                     model, side, size.predict_samples, batch, autocast, ctx.work),
                                 fix="lower TrainConfig.predict_batch_size")

@@ -92,7 +92,7 @@ class Table:
         try:
             got = work()
             row = got if isinstance(got, Row) else Row(part, what, **got)
-            if row.status == "skipped":
+            if row.status == "skipped" and not self.echo:
                 print(f"gpu-check: {what}: {row.result}", file=sys.stderr)
         except torch.OutOfMemoryError as exc:
             free, total = torch.cuda.mem_get_info(self.device) if cuda else (0, 0)
