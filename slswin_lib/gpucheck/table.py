@@ -8,6 +8,7 @@ table is written after every row, so a run stopped at its time limit still leave
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -85,12 +86,14 @@ class Table:
         import torch
 
         cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
         t0 = time.perf_counter()
         try:
+            if cuda:   # inside the try: an error a CUDA kernel left behind fails this row, not the check
+                torch.cuda.synchronize(self.device)
+                torch.cuda.reset_peak_memory_stats(self.device)
             got = work()
+            if cuda:
+                torch.cuda.synchronize(self.device)
             row = got if isinstance(got, Row) else Row(part, what, **got)
             if row.status == "skipped" and not self.echo:
                 print(f"gpu-check: {what}: {row.result}", file=sys.stderr)
@@ -106,13 +109,12 @@ class Table:
                       error=traceback.format_exc())
             print(f"gpu-check: {what} failed: {_one_line(exc)[:300]}; the other rows go on"
                   + (f"; {fix}" if fix else ""), file=sys.stderr)
-        finally:
-            if cuda:
-                torch.cuda.empty_cache()
         row.part, row.what = part, what
         row.seconds = time.perf_counter() - t0
         if cuda:
             row.peak_memory = int(torch.cuda.max_memory_allocated(self.device))
+            with contextlib.suppress(RuntimeError):   # a device in an error state keeps its cache
+                torch.cuda.empty_cache()
         return self._add(row)
 
     def skip(self, part: str, what: str, why: str) -> Row:
@@ -125,10 +127,6 @@ class Table:
         if self.echo:
             print(f"[gpu-check] {row.seconds:6.1f} s  {row.status:7}  {row.what}: {row.result}", flush=True)
         return row
-
-    def find(self, what: str) -> Row | None:
-        """The ok row named ``what`` (None when it failed, was skipped or is absent)."""
-        return next((r for r in self.rows if r.what == what and r.status == "ok"), None)
 
     @property
     def failed(self) -> list[Row]:
