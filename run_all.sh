@@ -14,6 +14,11 @@
 #                                         .venv); notebooks run by hand use profile P (default
 #                                         $SLSWIN_PROFILE, else quick); ARGS go to jupyter lab
 #   ./run_all.sh kernel                   only (re-)register the Jupyter kernel "slswin" in .venv
+#   ./run_all.sh gpu-check [--device cuda|cpu] [--out DIR]
+#                                         check every stage on the device and measure it (about 5 min
+#                                         on one GPU; python -m slswin_lib gpu-check --help); no set-up:
+#                                         it runs on .venv when there is one, else on $PYTHON (a GPU
+#                                         machine's own Python with torch, timm and OpenCV)
 #
 # Options of a notebook run: --profile smoke|quick|paper, --dataset NAME --data-root DIR,
 # --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler), --full.
@@ -211,8 +216,15 @@ run_notebooks() {
     "$VENV/bin/python" -m slswin_lib time-split "$run_dir"
 }
 
+run_gpu_check() {
+    local py="$PY"
+    [ -x "$VENV/bin/python" ] && py="$VENV/bin/python"
+    exec "$py" -m slswin_lib gpu-check "$@"
+}
+
 case "${1:-}" in
     test) shift; run_tests "$@" ;;
+    gpu-check) shift; run_gpu_check "$@" ;;
     lab) shift; run_lab "$@" ;;
     kernel) FORCE_KERNEL=1; setup ;;
     setup) setup ;;

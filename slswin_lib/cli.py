@@ -342,6 +342,44 @@ def _cmd_time_split(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- gpu-check ----------------------------------------------------------------------------------
+def _gpu_check_args(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Prove and measure the device path in one run (about 5 minutes on one GPU): every stage end to end on a "
+        "tiny synthetic set built without MediaPipe (features with tvl1_torch on the device, a one-fold LOSO of "
+        "SL-Swin-T and SOFTNet, spotting and evaluation, a spotter exported and reloaded on the device), then side "
+        "by side the TV-L1 pairs/s (torch float32 / bfloat16 against OpenCV on every CPU core), the paper recipe's "
+        "training samples/s (SL-Swin-T 42 and 84, SOFTNet; float32 / bfloat16 autocast; torch.compile), the "
+        "prediction samples/s, the peak device memory and the hours of a paper run on CAS(ME)^2 and SAMM-LV. "
+        "Prints one table and writes it as OUT/gpu_check.json and OUT/gpu_check.md. Needs torch, timm, numpy, "
+        "scipy, pandas, matplotlib and OpenCV (no MediaPipe, no OpenCV contrib): it runs from the checkout as "
+        "`python3 -m slswin_lib gpu-check`. --device cpu runs the same code at a tiny size (the CI test). Exit "
+        "status: 0 every row ran, 1 a row failed (its line says why), 3 CUDA was asked for but is absent (what "
+        "can run ran on the CPU).")
+    p.add_argument("--device", default="cuda", help="cuda (cuda:N), cpu or auto (default cuda)")
+    p.add_argument("--out", metavar="DIR", help="folder for gpu_check.json and gpu_check.md "
+                                                "(default: runs/gpu-check-<device> in the checkout)")
+    p.add_argument("--work", metavar="DIR", help="keep the scratch files (features, checkpoints) in this folder "
+                                                 "(default: a temporary folder, removed at the end)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure torch.compile (default: on for CUDA, off for the CPU, where compiling takes minutes)")
+    p.add_argument("--quiet", action="store_true", help="print only the failures and where the table was written")
+
+
+@command("gpu-check", "check every stage on the device and measure it (TV-L1, training, prediction, memory, "
+         "projected hours) in one table", _gpu_check_args)
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .gpucheck import run_gpu_check
+    from .io import repo_root
+
+    out = Path(args.out) if args.out else repo_root() / "runs" / f"gpu-check-{args.device.replace(':', '')}"
+    _, status = run_gpu_check(args.device, out, work=args.work, compile=args.compile, progress=not args.quiet)
+    print(f"table: {out / 'gpu_check.md'} (JSON with every number and failure: {out / 'gpu_check.json'})")
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m slswin_lib",

@@ -76,7 +76,8 @@ __all__ = [
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
-                          "flow_device", "flow_batch", "flow_compile", "loader_workers"})
+                          "flow_device", "flow_batch", "flow_compile", "loader_workers", "autocast",
+                          "compile"})
 
 
 #: the paper's threshold factor t (Section 2.5, Fig. 1): T = mean + t (max - mean); the default of
@@ -533,8 +534,17 @@ class TrainConfig:
     #: folds trained at once on a local Dask cluster (1: in this process)
     fold_workers: int = 1
     #: loader processes reading training batches ahead of the model (0: read in the training process;
-    #: a few on a GPU, where reading and augmenting would otherwise starve it); not part of the run's identity
-    loader_workers: int = 0
+    #: None: 0 on the CPU, ``training.stream.CUDA_LOADER_WORKERS`` on a GPU, where reading and augmenting
+    #: would otherwise starve it); not part of the run's identity
+    loader_workers: int | None = None
+    #: run the model's forward pass and loss under ``torch.autocast`` in bfloat16 (CUDA: the matrix
+    #: products on tensor cores; no loss scaling is needed in bfloat16). Off: float32, the results every
+    #: figure of this project was made with. Runtime-only, like ``device``: it changes the rounding of a
+    #: run, not its recipe; ``python -m slswin_lib gpu-check`` measures what it gains
+    autocast: bool = False
+    #: train through ``torch.compile(model)`` (the checkpoint keeps the plain model's weights); off by
+    #: default until measured on a GPU (``gpu-check``); runtime-only, like ``autocast``
+    compile: bool = False
     #: optimisation recipe: "paper" (plain SGD at ``lr``, MSE, ``epochs`` over the data) or "adamw"
     #: (a CPU-practical one: AdamW, MSE, ``steps`` optimiser steps with warm-up and decay)
     recipe: str = "paper"
