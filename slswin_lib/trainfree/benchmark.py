@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import OF_SOURCE, OF_SPOT, OFSpotConfig, Profile, SpotConfig, run_digest
+from ..timing import SPOTTING, collect, parallel, stage
 from .ofspot import OF_SCORER, OFResult, analyse_track, cached_track
 
 __all__ = ["OF_METHOD", "SOURCE_LABEL", "NESTED_LABEL", "OF_PUBLISHED", "of_published", "analyse_dataset", "add_of_rows", "deploy_sensitivity",
@@ -88,14 +89,17 @@ def _load(path: Path, track_name: str) -> dict[float, OFResult] | None:
     return out
 
 
-def _analyse_one(video, feature_cfg, cache_root, cfg: OFSpotConfig, sensitivities, path: str) -> str:
-    """Worker: one video's results at every sensitivity, written to ``path``."""
+def _analyse_one(video, feature_cfg, cache_root, cfg: OFSpotConfig, sensitivities, path: str
+                 ) -> tuple[str, dict[str, float]]:
+    """Worker: one video's results at every sensitivity, written to ``path``, with the seconds of its stages
+    (the ROI flow as optical flow, the rest as spotting; :mod:`slswin_lib.timing`)."""
     from ..features.cache import track_file
 
-    track = cached_track(video, feature_cfg, cache_root=cache_root)
-    analysis = analyse_track(track, float(video.fps), cfg, key=video.key)
-    _save(Path(path), _spot_all(analysis, sensitivities), track_file(video, feature_cfg, cache_root).name)
-    return path
+    with collect() as seconds, stage(SPOTTING):
+        track = cached_track(video, feature_cfg, cache_root=cache_root)
+        analysis = analyse_track(track, float(video.fps), cfg, key=video.key)
+        _save(Path(path), _spot_all(analysis, sensitivities), track_file(video, feature_cfg, cache_root).name)
+    return path, seconds
 
 
 def analyse_dataset(ds, profile: Profile, cfg: OFSpotConfig = OF_SPOT, *, workers: int | None = None,
@@ -143,17 +147,18 @@ def analyse_dataset(ds, profile: Profile, cfg: OFSpotConfig = OF_SPOT, *, worker
             todo.append((v, path, name))
     n = min(workers or os.cpu_count() or 1, len(todo)) if todo else 0
     bar = tqdm(total=len(todo), desc="optical-flow spotter", unit="video", disable=not progress or not todo)
-    if n <= 1:
-        for v, path, _ in todo:
-            _analyse_one(v, profile.features, root, cfg, sensitivities, str(path))
-            bar.update(1)
-    elif todo:
-        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=init_worker) as pool:
-            futures = [pool.submit(_analyse_one, picklable(v), profile.features, root, cfg, sensitivities, str(path))
-                       for v, path, _ in todo]
-            for fut in as_completed(futures):
-                fut.result()
+    with parallel(SPOTTING) as wait:
+        if n <= 1:
+            for v, path, _ in todo:
+                wait.add(_analyse_one(v, profile.features, root, cfg, sensitivities, str(path))[1])
                 bar.update(1)
+        elif todo:
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=init_worker) as pool:
+                futures = [pool.submit(_analyse_one, picklable(v), profile.features, root, cfg, sensitivities,
+                                       str(path)) for v, path, _ in todo]
+                for fut in as_completed(futures):
+                    wait.add(fut.result()[1])
+                    bar.update(1)
     bar.close()
     for v, path, name in todo:
         out[v.key] = _load(path, name)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import FlowROI, OFSpotConfig
+from ..timing import FLOW, timed
 
 __all__ = ["OFError", "OFTooShort", "Region", "Layout", "face_scale", "roi_box", "layout", "signal_names", "signal_groups", "top_mean",
            "shifted", "flow_computer", "window_signals"]
@@ -186,6 +187,7 @@ def _cut(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return np.ascontiguousarray(img[y0:y1, x0:x1])
 
 
+@timed(FLOW)
 def window_signals(crops: np.ndarray, missing: np.ndarray, pts_ref: np.ndarray,
                    cfg: OFSpotConfig, scale: float, flow, *, key: str = "video",
                    frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
