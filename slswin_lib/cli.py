@@ -233,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m slswin_lib",
         description="SL-Swin expression spotting (He, Chen & Zhong 2023): reference implementation.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"slswin {__version__}",
+                        help="print the version of slswin and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, func) in _COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

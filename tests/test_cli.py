@@ -1,4 +1,4 @@
-"""``python -m slswin_lib spot-eval``: settings from the profile, --t/--mode overrides, refusals."""
+"""``python -m slswin_lib spot-eval``: settings from the profile, --t/--mode overrides, refusals; ``--version``."""
 import json
 from importlib import resources
 
@@ -77,3 +77,15 @@ def test_help_says_what_t_is_and_where_defaults_come_from():
            "T = mean(s) + t (max(s) - mean(s))" in text
     assert "smoke: t = 0.6, mode authors; quick: t = 0.6, mode authors; paper: t = 0.6, mode authors" in text
     assert "--profile {paper,quick,smoke}" in text
+
+
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    import slswin_lib
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"slswin {version('slswin')}\n"
+    assert slswin_lib.__version__ == version("slswin")
