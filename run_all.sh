@@ -7,8 +7,9 @@
 #   ./run_all.sh --only 09                notebooks whose name starts with 09
 #   ./run_all.sh --from 06                notebooks 06 onwards (e.g. after fixing a failure)
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
-#   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on notebooks/ with the kernel "slswin" (this
-#                                         .venv); notebooks run by hand use profile P (default
+#   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on the repository (notebooks/ and the executed
+#                                         copies under runs/) with the kernel "slswin" (this .venv);
+#                                         notebooks run by hand use profile P (default
 #                                         $SLSWIN_PROFILE, else quick); ARGS go to jupyter lab
 #   ./run_all.sh kernel                   only (re-)register the Jupyter kernel "slswin" in .venv
 #
@@ -70,6 +71,13 @@ setup() {
         register_kernel
     fi
     "$VENV/bin/python" -m slswin_lib fetch-assets --quiet
+}
+
+common_root() {
+    # the deepest folder that holds both $1 and $2 (absolute paths)
+    local a=$1 b=$2
+    while [ "$a" != / ] && [[ "$b/" != "$a/"* ]]; do a=$(dirname "$a"); done
+    echo "$a"
 }
 
 flock_fd9() {
@@ -136,9 +144,14 @@ run_lab() {
     setup
     # JupyterLab refuses root without --allow-root (containers commonly run as root)
     [ "$(id -u)" -eq 0 ] && args=(--allow-root ${args[@]+"${args[@]}"})
-    echo "[lab] JupyterLab on notebooks/: pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
+    # the root holds the notebooks and the runs' executed copies (runs/<profile>/notebooks, or $SLSWIN_WORK's)
+    local runs root
+    runs=$(realpath -ms "${SLSWIN_WORK:-$ROOT/runs}")
+    root=$(common_root "$(realpath -ms "$ROOT")" "$runs")
+    echo "[lab] JupyterLab on $root: $ROOT/notebooks and the executed copies in" \
+         "${SLSWIN_WORK:-$ROOT/runs/<profile>}/notebooks; pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
          "${SLSWIN_PROFILE:-quick} (./run_all.sh lab --profile smoke|quick|paper)"
-    exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$ROOT/notebooks" ${args[@]+"${args[@]}"}
+    exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$root" ${args[@]+"${args[@]}"}
 }
 
 run_notebooks() {

@@ -80,13 +80,14 @@ def test_setup_registers_the_kernel_in_the_venv(lent_venv, tmp_path):
     assert json.loads(listed.stdout)[KERNEL] == str(spec_file.parent)
 
 
-def test_lab_starts_jupyterlab_of_the_venv_on_the_notebooks(lent_venv, tmp_path):
+def test_lab_starts_jupyterlab_of_the_venv(lent_venv, tmp_path):
     # --version: JupyterLab of the venv answers and exits instead of serving
     r = _run("lab", "--profile", "smoke", "--version", env=_env(tmp_path, lent_venv))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == jupyterlab.__version__
-    assert f'[lab] JupyterLab on notebooks/: pick the kernel "{KERNEL_DISPLAY}"; notebooks use profile smoke' \
-        in r.stdout
+    root = os.path.commonpath([ROOT, tmp_path / "work"])
+    assert f"[lab] JupyterLab on {root}: {ROOT}/notebooks and the executed copies in {tmp_path / 'work'}/notebooks; " \
+           f'pick the kernel "{KERNEL_DISPLAY}"; notebooks use profile smoke' in r.stdout
 
 
 @pytest.fixture
@@ -207,3 +208,21 @@ def test_help_lists_every_command_and_option():
     for word in [*options, "./run_all.sh test", "./run_all.sh lab", "./run_all.sh kernel", "lock"]:
         assert word in r.stdout, word
     assert r.stdout.startswith("Regenerate every table and figure") and "set -euo" not in r.stdout
+
+
+def test_lab_roots_jupyterlab_where_notebooks_and_executed_copies_are(standin_venv, tmp_path):
+    calls, release = tmp_path / "calls.txt", tmp_path / "release"
+    release.touch()
+    env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
+    outside = _run("lab", "--profile", "quick", env=env)                      # SLSWIN_WORK outside the repository
+    del env["SLSWIN_WORK"]
+    inside = _run("lab", "--profile", "paper", env=env)                       # runs/<profile> in the repository
+    assert outside.returncode == 0 and inside.returncode == 0, outside.stderr + inside.stderr
+    labs = [c.split() for c in calls.read_text().splitlines() if c.startswith("-m jupyterlab")]
+    roots = [next(a.split("=", 1)[1] for a in lab if a.startswith("--ServerApp.root_dir=")) for lab in labs]
+    assert roots == [os.path.commonpath([ROOT, tmp_path / "work"]), str(ROOT)]
+    for root, copies in zip(roots, (tmp_path / "work" / "notebooks", ROOT / "runs" / "quick" / "notebooks")):
+        (ROOT / "notebooks").relative_to(root)
+        copies.relative_to(root)
+    assert f"[lab] JupyterLab on {ROOT}: {ROOT}/notebooks and the executed copies in {ROOT}/runs/<profile>/notebooks" \
+        in inside.stdout
