@@ -20,6 +20,8 @@
 # registered in it; assets come from PyPI packages.
 # A run writes into runs/<profile>/ ($SLSWIN_WORK if set; runs/test for `test`) and holds a lock
 # there: a second run on the same folder stops at once and names the running one.
+# Every command exports its profile's CPU-kernel pins (slswin_lib/determinism.py; smoke and quick:
+# the same bits on every x86-64 CPU) before any process loads torch.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -71,6 +73,14 @@ setup() {
         register_kernel
     fi
     "$VENV/bin/python" -m slswin_lib fetch-assets --quiet
+}
+
+export_kernels() {
+    # $1: a profile. Its CPU kernels' variables (none for native), read by torch's libraries when they
+    # first compute, so exported here for every process this run starts (kernel, pytest, workers)
+    local exports
+    exports=$("$VENV/bin/python" -m slswin_lib.determinism --profile "$1")
+    eval "$exports"
 }
 
 common_root() {
@@ -129,6 +139,7 @@ run_tests() {
     export MPLBACKEND=Agg
     take_lock "$SLSWIN_WORK"
     setup
+    export_kernels smoke
     echo "[test] pytest + nbval (profile smoke, work dir $SLSWIN_WORK)"
     "$VENV/bin/python" -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"
 }
@@ -142,6 +153,7 @@ run_lab() {
         esac
     done
     setup
+    export_kernels "${SLSWIN_PROFILE:-quick}"
     # JupyterLab refuses root without --allow-root (containers commonly run as root)
     [ "$(id -u)" -eq 0 ] && args=(--allow-root ${args[@]+"${args[@]}"})
     # the root holds the notebooks and the runs' executed copies (runs/<profile>/notebooks, or $SLSWIN_WORK's)
@@ -182,6 +194,7 @@ run_notebooks() {
         exit 2
     fi
     setup
+    export_kernels "$profile"
     export MPLBACKEND=Agg
     local out="$run_dir/notebooks"
     mkdir -p "$out" "$ROOT/figures"
