@@ -1,20 +1,32 @@
-"""The portable CPU kernels of the smoke and quick profiles (slswin_lib.determinism)."""
+"""The portable CPU kernels of the smoke and quick profiles (slswin_lib.determinism), and the golden fit.
+
+The golden values (``determinism_golden.json``) were made on an AMD EPYC (Zen 4, AVX-512) with
+``python -m slswin_lib.determinism --golden``; under user-mode QEMU the same fit gave the same bits as
+Intel CPUs (``-cpu Skylake-Client-v4``, ``Cascadelake-Server-v5``; AVX2, as QEMU has no AVX-512) and
+as an AVX2-only AMD one (``EPYC-Rome``; the fit only), the whole file byte for byte on the emulated Intel
+CPUs, and other bits on the emulated Intel and AMD CPUs without the pins
+(``benchmarks/bench_determinism.py --emulate``). So a failure here on another CPU means the pins no
+longer make the results portable there.
+"""
 import dataclasses
+import json
 import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from slswin_lib.config import TrainConfig, get_profile, run_digest
-from slswin_lib.determinism import (NUMPY_VARIABLE, PORTABLE_ENV, PORTABLE_THREADS, NativeKernelsWarning,
+from slswin_lib.determinism import (GOLDEN_MODELS, NUMPY_VARIABLE, PORTABLE_ENV, PORTABLE_THREADS, NativeKernelsWarning,
                                     apply, enter, environment, fold_threads, kernel_env, numpy_avx512_targets)
 from slswin_lib.experiment import FoldJob, VideoInfo, local_cluster, train_fold
 from slswin_lib.experiment.folds import _kernels
 
+GOLDEN = Path(__file__).resolve().parent / "determinism_golden.json"
 PINS = sorted({*PORTABLE_ENV, NUMPY_VARIABLE})
 
 
@@ -175,3 +187,30 @@ def test_fold_workers_start_with_the_pins(no_pins):
     finally:
         pinned.close()
     assert {k: os.environ[k] for k in PINS} == kernel_env("portable")      # set here before the workers spawned
+
+
+@pytest.mark.slow
+def test_golden_fit_gives_the_stored_bits():
+    golden = json.loads(GOLDEN.read_text())
+    if golden["torch"].split("+")[0] != torch.__version__.split("+")[0]:
+        pytest.skip(f"the golden values are torch {golden['torch']}'s kernels, this is torch {torch.__version__}: "
+                    f"regenerate them with `python -m slswin_lib.determinism --golden > {GOLDEN.name}` and check "
+                    "them on another CPU (benchmarks/bench_determinism.py --emulate)")
+    # a fresh process without the variables: the command sets them itself before torch loads
+    out = subprocess.run([sys.executable, "-m", "slswin_lib.determinism", "--golden"], env=environment("native"),
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    assert (got["cpu_capability"], got["threads"]) == ("AVX2", 1)
+    for model in GOLDEN_MODELS:
+        for key in ("step_loss", "val_loss", "scores"):
+            want, have = golden[model][key], got[model][key]
+            assert len(have) == len(want), (model, key)
+            first = next((i for i, (a, b) in enumerate(zip(have, want)) if a != b), None)
+            assert first is None, (f"{model} {key}[{first}] = {have[first]} ({float.fromhex(have[first])!r}), "
+                                   f"stored {want[first]} ({float.fromhex(want[first])!r}): this CPU computes "
+                                   "other bits under the portable kernels")
+    assert len(got["softnet"]["scores"]) == 40 and len(got["softnet"]["step_loss"]) == 3
+    # the data before the models: the rendered frames, their landmarks and features
+    assert got["video"] == golden["video"], ("the golden video's frames, landmarks or features differ on this CPU "
+                                             f"under the portable kernels: {got['video']} vs {golden['video']}")
+    assert (got["video"]["n_frames"], got["video"]["shape"]) == (180, [174, 42, 42, 3])
