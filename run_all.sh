@@ -6,15 +6,23 @@
 #   ./run_all.sh --profile paper --dataset casme2 --data-root /data/CASME2
 #   ./run_all.sh --only 09                notebooks whose name starts with 09
 #   ./run_all.sh --from 06                notebooks 06 onwards (e.g. after fixing a failure)
+#   ./run_all.sh --full                   also what the quick profile leaves out to keep within an hour
+#                                         (config.AblationConfig: table6_types, fidelity); the README's
+#                                         results block is then left as it is
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
 #   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on the repository (notebooks/ and the executed
 #                                         copies under runs/) with the kernel "slswin" (this .venv);
 #                                         notebooks run by hand use profile P (default
 #                                         $SLSWIN_PROFILE, else quick); ARGS go to jupyter lab
 #   ./run_all.sh kernel                   only (re-)register the Jupyter kernel "slswin" in .venv
+#   ./run_all.sh gpu-check [--device cuda|cpu] [--out DIR]
+#                                         check every stage on the device and measure it (about 5 min
+#                                         on one GPU; python -m slswin_lib gpu-check --help); no set-up:
+#                                         it runs on .venv when there is one, else on $PYTHON (a GPU
+#                                         machine's own Python with torch, timm and OpenCV)
 #
 # Options of a notebook run: --profile smoke|quick|paper, --dataset NAME --data-root DIR,
-# --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler).
+# --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler), --full.
 # Each call sets itself up: a virtual environment in .venv (or $SLSWIN_VENV) is created on
 # first use and re-synced whenever pyproject.toml changes, with the Jupyter kernel "slswin"
 # registered in it; assets come from PyPI packages.
@@ -167,7 +175,7 @@ run_lab() {
 }
 
 run_notebooks() {
-    local profile=quick dataset=synthetic data_root="" only="" from="" scheduler=""
+    local profile=quick dataset=synthetic data_root="" only="" from="" scheduler="" full=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --profile) need_value "$@"; profile=$2; shift 2 ;;
@@ -176,6 +184,7 @@ run_notebooks() {
             --only) need_value "$@"; only=$2; shift 2 ;;
             --from) need_value "$@"; from=$2; shift 2 ;;
             --scheduler-address) need_value "$@"; scheduler=$2; shift 2 ;;
+            --full) full=1; shift ;;
             -h|--help) usage; exit 0 ;;
             *) echo "run_all.sh: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
         esac
@@ -198,31 +207,50 @@ run_notebooks() {
     export MPLBACKEND=Agg
     local out="$run_dir/notebooks"
     mkdir -p "$out" "$ROOT/figures"
+    # each notebook's name, wall seconds and start (epoch s); the stages the notebooks time
+    # (slswin_lib.timing) go to the stage log; a --from run appends to both
     local times="$run_dir/notebook_times.tsv"
-    [ -z "$from" ] && : > "$times"
+    export SLSWIN_STAGE_LOG="$run_dir/stage_times.jsonl"
+    if [ -z "$from" ]; then
+        : > "$times"
+        : > "$SLSWIN_STAGE_LOG"
+    fi
+    printf '{"profile": "%s", "dataset": "%s", "command": "%s"}\n' "$profile" "$dataset" "$CMDLINE" \
+        > "$run_dir/run_all.json"
     local params=(-p profile "$profile" -p dataset "$dataset")
     [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
     [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
+    # every ablation the profile leaves out by default (AblationConfig.table6_types, .fidelity)
+    [ -n "$full" ] && params+=(-y "settings: {ablation: {table6_types: [me, mae], fidelity: true}}")
     local start status
     for nb in "${selected[@]}"; do
         name=$(basename "$nb" .ipynb)
         echo "[run_all] $name (profile $profile, dataset $dataset)"
-        start=$(date +%s)
+        export SLSWIN_NOTEBOOK=$name
+        start=$(date +%s.%N)
         status=0
         "$VENV/bin/python" -m papermill "$nb" "$out/$name.ipynb" --cwd notebooks \
             --progress-bar "${params[@]}" || status=$?
-        printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - start ))" "$start" >> "$times"
+        printf '%s\t%s\t%s\n' "$name" "$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }')" \
+            "$start" >> "$times"
         if [ $status -ne 0 ]; then
             echo "[run_all] FAILED: $name (executed copy with the error: $out/$name.ipynb)" >&2
             exit $status
         fi
     done
     echo "[run_all] done; figures and tables in $ROOT/figures; where each notebook's time went:"
-    "$VENV/bin/python" -m slswin_lib time-split "$run_dir" --profile "$profile"
+    "$VENV/bin/python" -m slswin_lib time-split "$run_dir"
+}
+
+run_gpu_check() {
+    local py="$PY"
+    [ -x "$VENV/bin/python" ] && py="$VENV/bin/python"
+    exec "$py" -m slswin_lib gpu-check "$@"
 }
 
 case "${1:-}" in
     test) shift; run_tests "$@" ;;
+    gpu-check) shift; run_gpu_check "$@" ;;
     lab) shift; run_lab "$@" ;;
     kernel) FORCE_KERNEL=1; setup ;;
     setup) setup ;;

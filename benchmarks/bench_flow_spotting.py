@@ -29,7 +29,7 @@ SETTINGS = {
 def main(argv=None) -> None:
     from slswin_lib.config import resolve_profile
     from slswin_lib.experiment import baseline, expression_set, open_dataset
-    from slswin_lib.report import interval_note, megc2021_table
+    from slswin_lib.report import megc2021_table, table2_notes
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="smoke")
@@ -40,7 +40,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     base = resolve_profile(args.profile, {"spot": {"t": args.t}} if args.t is not None else None)
     ds = open_dataset(base)
-    rows, overall = [], {}
+    rows, methods = [], {}
     names = args.settings.split(",")
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
@@ -52,22 +52,21 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         sets = {e: expression_set(ds, e, prof, progress=False) for e in ("me", "mae")}
         seconds = time.perf_counter() - start
-        scores = {e: baseline(es, prof) for e, es in sets.items()}
-        table = megc2021_table({name: scores}, prof.spot, modes=(prof.spot.mode,))
+        scores = methods[name] = {e: baseline(es, prof) for e, es in sets.items()}
+        table = megc2021_table({name: scores}, prof.spot, modes=(prof.spot.mode,), fps=float(ds.videos[0].fps)).table
         pairs = sum(len(f) for es in sets.values() for f in es.features.values())
         row = {"flow": name, "pairs": pairs, "extract s": round(seconds, 1), "pairs/s": round(pairs / seconds, 1)}
         for (_, threshold, _, e), r in table.iterrows():
             row[f"F1 {e} ({threshold})"] = f"{r['F1']:.4f} [{r['F1 low']:.3f}, {r['F1 high']:.3f}]"
         rows.append(row)
-        overall[name] = table.xs("overall", level="type").droplevel(["method", "matching"])
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     print(f"\n{ds}, profile {args.profile}, baseline scorer (mean ROI flow magnitude); extraction times "
           "include landmarks and are from the cache when a setting was extracted before")
     print(pd.DataFrame(rows).to_string(index=False))
-    print("F1 [low, high]: 95% bootstrap interval over videos (authors' matching unless the profile says otherwise)")
-    for threshold in next(iter(overall.values())).index:
-        both = pd.DataFrame({n: t.loc[threshold] for n, t in overall.items()}).T
-        print(f"overall, {threshold}:", interval_note(both, "F1 low", "F1 high"))
+    print("F1 [low, high]: 95% bootstrap interval (authors' matching unless the profile says otherwise)")
+    if len(methods) > 1:   # every setting against the first, paired over the same held-out units
+        comparison = megc2021_table(methods, base.spot, modes=(base.spot.mode,), fps=float(ds.videos[0].fps))
+        print(*table2_notes(comparison), sep="\n")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ number of units the real sets hold (their frame counts, k and ground-truth inter
   source, trained on all of CAS(ME)^2 or SAMM-LV, counted with that set's LOSO runs);
 * prediction: samples/s, per held-out sample;
 * spotting + evaluation: seconds per set, measured at full size on random scores;
+* the training-free optical-flow spotter (``slswin_lib.trainfree``, ``--stage ofspot`` alone): frames/s of
+  its ROI flow and of its signal analysis (source settings) on the Pexels clip's face track, per
+  *analysed* frame (every frame of a 30 fps set, every 7th of SAMM-LV's 200 fps), and the whole method
+  (face tracking of every frame + ROI flow + analysis) per set, on one process and on 2 cores (videos in
+  parallel);
 * fold preparation: peak RSS of one full-size SAMM-LV MaE fold (its real features' size, random
   values, written in the feature cache's ``.npy`` format) prepared and trained for a few streamed
   steps, in a fresh process; and the feature cache's bytes on disk (per frame pair, checked
@@ -21,6 +26,10 @@ Run (the table; about 7 minutes on 2 shared cores, ~3 of them writing the 9.3 GB
 SAMM-LV MaE features to ``--scratch``, deleted afterwards unless ``--keep``, which a later run reuses)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py [--device cuda] [--scratch DIR] [--keep]
+
+The optical-flow spotter's rows alone (about a minute)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale.py --stage ofspot
 
 One full-size SAMM-LV MaE fold's memory (a JSON line; ``peak_rss_bytes`` is above the process's
 memory before the fold, ``sample_bytes`` what its samples take as float32 model input)::
@@ -59,6 +68,13 @@ GiB = 2 ** 30
 #: the rows a paper run spends its time in besides training and prediction (the flow row: per device)
 TOTAL_ROWS = ("face tracking", "ROI features")
 PAPER_FLOW = {"cpu": "optical flow tvl1 (cpu)", "cuda": "optical flow tvl1_torch (cuda, float32)"}
+#: frames of the Pexels clip the optical-flow spotter is timed on (all of it: four windows), analysed as 30 fps
+#: (the CAS(ME)^2 rate: every frame analysed, 200-frame windows)
+OF_FRAMES, OF_FPS = 472, 30.0
+#: frame rates of the sets' videos (MEGC 2022: per source)
+SET_FPS = {"casme2": 30.0, "samm_lv": 200.0, "megc2022_cas": 30.0, "megc2022_samm": 200.0}
+#: the optical-flow spotter's stage rows (unit: analysed frames)
+OF_ROWS = ("optical-flow spotter: ROI flow", "optical-flow spotter: signal analysis")
 
 
 # -- the real sets' sizes ----------------------------------------------------------------------
@@ -128,7 +144,12 @@ def units(name: str, cfg) -> dict:
             per_subject = pd.Series(kept).groupby(s.videos["subject"].to_numpy()).sum()
             loso = int(sum(total - held for held in per_subject))          # every fold trains on the others
             train += EPOCHS * (loso + int(total))                          # + the MEGC 2022 model on all of it
-    return {"frames": int(frames), "pairs": pairs, "train": train, "predict": pairs, "sets": 1}
+    videos = pd.concat([s.videos for s in sizes]).drop_duplicates("key")
+    fps = videos["subject"].map(SET_FPS).fillna(SET_FPS.get(name, 30.0)) if name == "megc2022" else SET_FPS[name]
+    stride = np.maximum(1, np.round(np.asarray(fps, dtype=float) / OF_FPS)).astype(int)
+    analysed = int(np.sum(-(-videos["n_frames"].to_numpy() // stride)))
+    return {"frames": int(frames), "pairs": pairs, "train": train, "predict": pairs, "sets": 1,
+            "of_frames": analysed}
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -357,6 +378,53 @@ def measure_training(cfg, model_name: str, model_kwargs: dict, device: str, fold
         f.unlink()
 
 
+def measure_ofspot(cfg, rows: list) -> None:
+    """The optical-flow spotter on the Pexels clip's face track: its ROI flow (every window's) and its signal
+    analysis at the source's settings, per analysed frame of a long video (where every frame lies in
+    ``window / window_step`` = 2 windows; the clip's own windows are counted and scaled to that)."""
+    from bench_features import read_pexels
+
+    from slswin_lib.config import OF_SPOT
+    from slswin_lib.features.extract import ArrayVideo, track_face
+    from slswin_lib.trainfree.of_signals import face_scale, flow_computer, window_signals
+    from slswin_lib.trainfree.ofspot import analyse_track
+
+    track = track_face(ArrayVideo("pexels", read_pexels(OF_FRAMES), OF_FPS), cfg)
+    analyse_track(track, OF_FPS).spot(1.0)                           # warm-up: imports (PyEMD), OpenCV
+    out = {}
+    total, peak = timed(lambda: out.setdefault("a", analyse_track(track, OF_FPS).spot(1.0)), 1)
+    windows = out["a"].windows
+    per_frame = OF_SPOT.window / OF_SPOT.window_step                   # windows a frame of a long video lies in
+    frame_windows = int(np.sum(windows[:, 1] - windows[:, 0] + 1))
+    scale = face_scale(track.pts68, track.missing, OF_SPOT)
+    flow = flow_computer(OF_SPOT, scale)
+
+    def flows():
+        for a, b in windows:
+            window_signals(track.crops[a:b + 1], track.missing[a:b + 1], track.pts68[a], OF_SPOT, scale, flow)
+
+    flow_rate, flow_peak = timed(flows, frame_windows)
+    seconds = 1.0 / total
+    analysis = frame_windows / max(seconds - frame_windows / flow_rate, 1e-9)
+    rows.append((OF_ROWS[0] + f" (Farneback, 5 boxes a frame, {per_frame:g} windows a frame)", "of frames",
+                 flow_rate / per_frame, flow_peak))
+    rows.append((OF_ROWS[1] + " (5 Hz filter, EMD, peak test, source settings)", "of frames", analysis / per_frame, peak))
+
+
+def of_lines(rows: list, u: dict) -> list[str]:
+    """The optical-flow spotter's whole-method lines (hours per set on one process and on 2 cores)."""
+    rate = {stage.split(" (")[0]: r for stage, _, r, _ in rows}
+    if not all(name in rate for name in OF_ROWS):
+        return []
+    hours = np.array([u[s]["frames"] / rate["face tracking"] + u[s]["of_frames"] / rate[OF_ROWS[0]]
+                      + u[s]["of_frames"] / rate[OF_ROWS[1]] for s in SETS]) / 3600
+    return [f"| **the optical-flow spotter** (tracking every frame, ROI flow, analysis; one process) | "
+            f"{np.sum([u[s]['frames'] for s in SETS]) / (hours.sum() * 3600):,.1f} frames/s | | | | "
+            + " | ".join(f"**{h:,.2f}**" for h in hours) + " | |",
+            "| the optical-flow spotter on 2 cores (two videos at a time) | | | | | "
+            + " | ".join(f"{h / 2:,.2f}" for h in hours) + " | |"]
+
+
 def measure_spotting(cfg_t: float) -> dict:
     """Seconds to spot and evaluate each set (both types) at full size on random scores."""
     from slswin_lib.evaluation import evaluate
@@ -435,7 +503,7 @@ def hours(n: int, rate: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--stage", choices=["all", "prepare"], default="all")
+    ap.add_argument("--stage", choices=["all", "prepare", "ofspot"], default="all")
     ap.add_argument("--set", choices=SETS[:2], default="samm_lv")
     ap.add_argument("--expression", choices=["me", "mae"], default="mae")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (flow tvl1_torch, training, prediction)")
@@ -462,17 +530,31 @@ def main() -> None:
 
     p = _paper()
     cfg = p.train
+    if args.stage == "ofspot":
+        rows: list = []
+        track, rate, peak = pexels_track(p.features, TRACK_FRAMES)
+        rows.append(("face tracking", "frames", rate, peak))
+        measure_ofspot(p.features, rows)
+        u = {s: units(s, cfg) for s in SETS}
+        print(" | ".join(f"{SET_TITLES[s]}: {u[s]['frames']:,} frames, {u[s]['of_frames']:,} analysed" for s in SETS))
+        for stage, unit, r, pk in rows:
+            key = "frames" if unit == "frames" else "of_frames"
+            print(f"| {stage} | {r:,.1f} {unit}/s | " + " | ".join(f"{u[s][key]:,}" for s in SETS) + " | "
+                  + " | ".join(hours(u[s][key], r) for s in SETS) + f" | {pk / GiB:.2f} GiB |")
+        print("\n".join(of_lines(rows, u)))
+        return
     name, kwargs = _model(p)
     per_pair = feature_bytes_per_pair(p.features)
     t0 = time.perf_counter()
     rows: list = []
     measure_extraction(p.features, args.device, rows)
+    measure_ofspot(p.features, rows)
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     measure_training(cfg, name, kwargs, args.device, scratch, rows)
     spots = measure_spotting(p.spot.t)
     u = {s: units(s, cfg) for s in SETS}
-    unit_key = {"frames": "frames", "pairs": "pairs", "samples": None}
+    unit_key = {"frames": "frames", "pairs": "pairs", "samples": None, "of frames": "of_frames"}
     lines = [f"| stage | unit cost here | {' | '.join(SET_TITLES[s] + ' units' for s in SETS)} | "
              f"{' | '.join(SET_TITLES[s] + ' h' for s in SETS)} | peak RSS (process) |",
              "|---|---|" + "---|" * (2 * len(SETS)) + "---|"]
@@ -487,6 +569,7 @@ def main() -> None:
                      + " | ".join(hours(x, rate) for x in n) + f" | {peak / GiB:.2f} GiB |")
     lines.append(f"| spotting + evaluation | {np.mean(list(spots.values())):.2f} s per set | 1 | 1 | 1 | "
                  + " | ".join(f"{spots[s] / 3600:.4f}" for s in SETS) + " | - |")
+    lines += of_lines(rows, u)
     lines.append(f"| **a paper run** (tracking, {flow_row[len('optical flow '):]}, ROI features, 25 epochs LOSO + the MEGC 2022 model, prediction) | "
                  "| | | | " + " | ".join(f"**{h:,.0f}**" for h in total) + " | |")
     if not args.no_fold:

@@ -12,7 +12,11 @@ evaluation -> report``; ``deploy`` builds on ``experiment``.
 * :mod:`slswin_lib.experiment`  expression sets, folds, the LOSO / MEGC 2022 protocols, run folders
 * :mod:`slswin_lib.scores`      score sets (the released predictions' format): read, write, sweep t
 * :mod:`slswin_lib.spotting`    score smoothing, thresholding, peak picking
-* :mod:`slswin_lib.evaluation`  MEGC interval matching and metrics
+* :mod:`slswin_lib.evaluation`  MEGC interval matching and metrics (five matching rules)
+* :mod:`slswin_lib.intervals`   spotted intervals of any method (the MEGC submission format): read, check, evaluate
+* :mod:`slswin_lib.comparison`  resampling units (videos or time blocks) and paired F1 differences
+* :mod:`slswin_lib.peers`       the peers' released outputs on CAS(ME)^2 (LGSNet, He et al. 2024)
+* :mod:`slswin_lib.timing`      where a run's time goes, by named stage
 * :mod:`slswin_lib.report`, :mod:`slswin_lib.results`, :mod:`slswin_lib.plots`  tables, figures,
   the results page and the README block
 * :mod:`slswin_lib.deploy`      spotter checkpoints and spotting any video

@@ -1,6 +1,6 @@
 """MEGC interval evaluation (paper Section 3.2): IoU matching, TP/FP/FN, precision, recall, F1.
 
-Four matching modes (:data:`MODES`, ``config.SPOT_MODES``), all with frames counted inclusively
+Five matching modes (:data:`MODES`, ``config.SPOT_MODES``), all with frames counted inclusively
 (``IoU = |W n G| / |W u G|``, an interval ``[a, b]`` holding ``b - a + 1`` frames). The two
 one-to-one rules (each ground truth matched at most once):
 
@@ -42,6 +42,24 @@ expression (the peers' rules of the published Table 2 rows; issue 22):
     rule AUW-GCN's evaluation followed until its 2025 fix (as described in issue 22; the code was
     not read here).
 
+and the rule of the current challenges:
+
+``"strs"``
+    How MEGC 2024 and 2025 count spotting: the STRS metric's ``Evaluator.evaluate_spotting``
+    (genbing99/STRS-Metric, ``strs_metric.py`` at commit eb86468, 2024-06-20). Predictions are
+    taken in the order given (file order); each one is compared with the ground truths in their
+    order and is a true positive for *every* ground truth not yet matched with ``IoU >= 0.5``
+    (so one prediction may take several, each counting one TP); a prediction that takes none
+    (no ground truth at 0.5, or only ones already taken) is a false positive; the ground truths
+    left are false negatives; precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)``. Only videos
+    with ground truth are evaluated: a video without any contributes nothing (its predictions
+    are no false positives) and :func:`evaluate` leaves it out of the per-video table. IoU is
+    computed there over the inclusive frame sets (``np.arange(onset, offset + 1)``), the same
+    value as :func:`interval_iou`. Not reproduced: ``evaluate_STRS`` evaluates only the subjects
+    that have at least one prediction, so there a subject without any prediction adds no false
+    negatives; here every video with ground truth counts. The challenge applies the rule to one
+    expression type at a time as given; here it is applied per type like the other rules.
+
 Unmatched ground truths are false negatives. "Overall" figures pool the counts of several
 types (and data sets). :func:`bootstrap_f1` gives a confidence interval of the pooled F1 over
 videos (resampling whole videos, Efron & Tibshirani 1993, percentile interval).
@@ -56,11 +74,15 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from .timing import BOOTSTRAP, SPOTTING, timed
+
 __all__ = [
     "MODES",
+    "IOU_THRESHOLD",
     "Counts",
     "interval_iou",
     "f1_of",
+    "match_iou",
     "match_video",
     "evaluate",
     "metrics_table",
@@ -68,7 +90,9 @@ __all__ = [
     "bootstrap_f1",
 ]
 
-MODES = ("megc", "authors", "megc2020", "overlap")
+MODES = ("megc", "authors", "megc2020", "overlap", "strs")
+#: the IoU a spotted interval needs with a ground truth (MEGC; ``"authors"``: strictly above it)
+IOU_THRESHOLD = 0.5
 
 
 def f1_of(tp, fp, fn, tp_pred):
@@ -156,58 +180,101 @@ def interval_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return inter / union
 
 
+def match_iou(iou: np.ndarray, mode: str = "megc") -> tuple[Counts, list[tuple[int, int]]]:
+    """Match one video's spotted intervals with its ground truths, given their IoU matrix.
+
+    What :func:`match_video` does once the IoU is known; callers that score many subsets of one
+    video's predictions (a threshold grid) compute the IoU once and pass sub-matrices.
+
+    Args:
+        iou: ``(P, G)`` IoU of the spotted intervals (rows, in their given order) with the ground
+            truths (columns, in their given order), e.g. :func:`interval_iou`; P or G may be 0.
+        mode: one of :data:`MODES` (see the module docstring).
+
+    Returns:
+        The counts and the list of matched ``(pred index, gt index)`` pairs (for ``"megc2020"``
+        and ``"overlap"``: every scoring prediction with its best-IoU ground truth; for
+        ``"strs"``: every (prediction, ground truth) true positive, in the order taken).
+
+    >>> match_iou(np.array([[0.6, 0.7], [0.9, 0.0]]), "strs")
+    (Counts(tp=2, fp=1, fn=0, tp_pred=None), [(0, 0), (0, 1)])
+    >>> match_iou(np.array([[0.6, 0.7], [0.9, 0.0]]), "megc")[0]
+    Counts(tp=2, fp=0, fn=0, tp_pred=None)
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown matching mode {mode!r}; choose one of {MODES}")
+    iou = np.asarray(iou, dtype=np.float64)
+    if iou.ndim != 2:
+        raise ValueError(f"the IoU must be a (P, G) matrix, got shape {iou.shape}")
+    n_pred, n_gt = iou.shape
+    pairs: list[tuple[int, int]] = []
+    if mode == "authors":
+        if n_pred == 0:
+            return Counts(0, 1, n_gt), pairs
+        matched = np.zeros(n_gt, dtype=bool)
+        for p in range(n_pred if n_gt else 0):
+            g = int(np.argmax(iou[p]))
+            if iou[p, g] > IOU_THRESHOLD and not matched[g]:
+                matched[g] = True
+                pairs.append((p, g))
+    elif mode == "strs":
+        if n_gt == 0:
+            return Counts(0, 0, 0), pairs
+        matched = np.zeros(n_gt, dtype=bool)
+        fp = 0
+        for p in range(n_pred):
+            taken = np.flatnonzero((iou[p] >= IOU_THRESHOLD) & ~matched)
+            matched[taken] = True
+            pairs += [(p, int(g)) for g in taken]
+            fp += len(taken) == 0
+        return Counts(len(pairs), fp, n_gt - len(pairs)), pairs
+    elif mode in ("megc2020", "overlap"):
+        hit = iou >= IOU_THRESHOLD
+        scoring = np.flatnonzero(hit.any(axis=1)) if n_gt else np.zeros(0, dtype=np.int64)
+        pairs = [(int(p), int(np.argmax(iou[p]))) for p in scoring]
+        found = int(hit.any(axis=0).sum()) if n_pred else 0
+        fp, fn = n_pred - len(scoring), n_gt - found
+        if mode == "megc2020":
+            return Counts(found, fp, fn, tp_pred=len(scoring)), pairs
+        return Counts(len(scoring), fp, fn), pairs
+    elif n_pred and n_gt:
+        hit = iou >= IOU_THRESHOLD
+        if (hit.sum(axis=1) <= 1).all():   # each prediction reaches at most one ground truth: one per hit truth
+            first = np.argmax(hit, axis=0)
+            pairs = sorted((int(first[g]), int(g)) for g in np.flatnonzero(hit.any(axis=0)))
+        else:
+            gt_of_pred = maximum_bipartite_matching(csr_matrix(hit), perm_type="column")
+            pairs = [(p, int(g)) for p, g in enumerate(gt_of_pred) if g >= 0]
+    tp = len(pairs)
+    return Counts(tp, n_pred - tp, n_gt - tp), pairs
+
+
 def match_video(pred, gt, mode: str = "megc", *, video: str = "") -> tuple[Counts, list[tuple[int, int]]]:
     """Match one video's spotted intervals with its ground truths.
 
     Args:
-        pred: ``(P, 2)`` spotted ``[onset, offset]`` intervals (inclusive frames), P may be 0.
+        pred: ``(P, 2)`` spotted ``[onset, offset]`` intervals (inclusive frames), P may be 0,
+            in the order the method gave them (``"authors"`` and ``"strs"`` depend on it).
         gt: ``(G, 2)`` ground-truth intervals, G may be 0.
         mode: one of :data:`MODES` (see the module docstring).
         video: name used in error messages.
 
     Returns:
-        The counts and the list of matched ``(pred index, gt index)`` pairs (for ``"megc2020"``
-        and ``"overlap"``: every scoring prediction with its best-IoU ground truth).
+        The counts and the matched pairs, as :func:`match_iou`.
 
     Three ground truths (the third missed) and four predictions: an exact hit, a duplicate of it
-    (IoU 0.8), one at IoU exactly 0.5 and a miss; every rule gives another F1:
+    (IoU 0.8), one at IoU exactly 0.5 and a miss; every rule gives another F1 (``"strs"`` the
+    MEGC rule's here: no prediction reaches two ground truths):
 
     >>> gt, pred = [[0, 9], [20, 29], [60, 69]], [[0, 9], [2, 9], [20, 24], [40, 49]]
     >>> {m: round(match_video(pred, gt, m)[0].f1, 4) for m in MODES}
-    {'megc': 0.5714, 'authors': 0.2857, 'megc2020': 0.7059, 'overlap': 0.75}
+    {'megc': 0.5714, 'authors': 0.2857, 'megc2020': 0.7059, 'overlap': 0.75, 'strs': 0.5714}
     """
     if mode not in MODES:
         raise ValueError(f"unknown matching mode {mode!r}; choose one of {MODES}")
     pred = _as_intervals(pred, "spotted", video)
     gt = _as_intervals(gt, "ground-truth", video)
-    iou = interval_iou(pred, gt)
-    pairs: list[tuple[int, int]] = []
-    if mode == "authors":
-        if len(pred) == 0:
-            return Counts(0, 1, len(gt)), pairs
-        matched = np.zeros(len(gt), dtype=bool)
-        for p in range(len(pred)):
-            if len(gt) == 0:
-                continue
-            g = int(np.argmax(iou[p]))
-            if iou[p, g] > 0.5 and not matched[g]:
-                matched[g] = True
-                pairs.append((p, g))
-    elif mode in ("megc2020", "overlap"):
-        hit = iou >= 0.5
-        scoring = np.flatnonzero(hit.any(axis=1)) if len(gt) else np.zeros(0, dtype=np.int64)
-        pairs = [(int(p), int(np.argmax(iou[p]))) for p in scoring]
-        found = int(hit.any(axis=0).sum()) if len(pred) else 0
-        fp, fn = len(pred) - len(scoring), len(gt) - found
-        if mode == "megc2020":
-            return Counts(found, fp, fn, tp_pred=len(scoring)), pairs
-        return Counts(len(scoring), fp, fn), pairs
-    elif len(pred) and len(gt):
-        graph = csr_matrix(iou >= 0.5)
-        gt_of_pred = maximum_bipartite_matching(graph, perm_type="column")
-        pairs = [(p, int(g)) for p, g in enumerate(gt_of_pred) if g >= 0]
-    tp = len(pairs)
-    return Counts(tp, len(pred) - tp, len(gt) - tp), pairs
+    return match_iou(interval_iou(pred, gt), mode)
 
 
 def _group(df: pd.DataFrame | None, key: str) -> dict[str, np.ndarray]:
@@ -216,6 +283,7 @@ def _group(df: pd.DataFrame | None, key: str) -> dict[str, np.ndarray]:
     return {str(v): g[["onset", "offset"]].to_numpy(np.int64) for v, g in df.groupby(key, sort=False)}
 
 
+@timed(SPOTTING)
 def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Mapping[str, np.ndarray],
              mode: str = "megc", *, key: str = "video") -> tuple[Counts, pd.DataFrame]:
     """Evaluate the spotted intervals of a set of videos of one expression type.
@@ -229,7 +297,8 @@ def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Map
 
     Returns:
         The pooled counts and a per-video DataFrame (video, n_spotted, n_gt, TP, FP, FN, and for
-        ``"megc2020"`` TP_pred, the scoring predictions).
+        ``"megc2020"`` TP_pred, the scoring predictions), one row per video of ``spotted`` in its
+        order; under ``"strs"`` only the videos with ground truth (the others are not evaluated).
 
     Raises:
         ValueError: a ground truth names a video that is not among the spotted videos.
@@ -242,6 +311,8 @@ def evaluate(spotted: Mapping[str, np.ndarray], ground_truth: pd.DataFrame | Map
     rows, total = [], Counts(tp_pred=0 if mode == "megc2020" else None)
     columns = ["video", "n_spotted", "n_gt", "TP", "FP", "FN"] + (["TP_pred"] if mode == "megc2020" else [])
     for video, pred in spotted.items():
+        if mode == "strs" and len(gt.get(video, ())) == 0:
+            continue
         counts, _ = match_video(pred, gt.get(video, np.empty((0, 2), np.int64)), mode, video=video)
         total = total + counts
         rows.append({"video": video, "n_spotted": len(np.asarray(pred).reshape(-1, 2)),
@@ -289,6 +360,7 @@ def _pooled_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tp_pred: np.ndarr
     return f1_of(*(np.sum(a, axis=axis) for a in (tp, fp, fn, tp_pred)))
 
 
+@timed(BOOTSTRAP)
 def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95,
                  seed: int = 0) -> F1Interval:
     """Bootstrap confidence interval of the pooled F1 over videos.
@@ -302,7 +374,11 @@ def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confid
     Args:
         per_video_counts: one row per video with integer columns ``TP``, ``FP``, ``FN`` (the
             per-video table of :func:`evaluate` or ``slswin_lib.scores.spot_score_set``), and
-            optionally ``TP_pred``.
+            optionally ``TP_pred``. FP (or FN) may be negative where a rule's precision numerator
+            counts found ground truths, not predictions (the peers' own rules,
+            :mod:`slswin_lib.peers`: precision = found / predictions, so ``TP_pred = TP`` = found and
+            ``FP`` = predictions - found, below 0 in a video where one prediction finds two); the
+            counts of predictions (``TP_pred + FP``) and of ground truths (``TP + FN``) may not.
         n_resamples: bootstrap resamples.
         confidence: confidence level of the two-sided interval.
         seed: seeds the resampling (the same seed gives the same interval).
@@ -313,7 +389,8 @@ def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confid
         point ``[F1, F1]``.
 
     Raises:
-        ValueError: a count column is missing or negative, or ``confidence`` is outside (0, 1).
+        ValueError: a count column is missing, a count of predictions or ground truths is negative,
+            or ``confidence`` is outside (0, 1).
     """
     from scipy.stats import bootstrap
 
@@ -325,9 +402,10 @@ def bootstrap_f1(per_video_counts: pd.DataFrame, n_resamples: int = 9999, confid
         raise ValueError(f"confidence = {confidence} must lie in (0, 1), e.g. 0.95")
     columns = list(COUNT_COLUMNS) + ["TP_pred" if "TP_pred" in per_video_counts.columns else "TP"]
     counts = per_video_counts[columns].to_numpy(np.int64)
-    if np.any(counts < 0):
-        raise ValueError("per-video counts must be >= 0")
     tp, fp, fn, tp_pred = counts.T
+    if np.any(tp < 0) or np.any(tp_pred < 0) or np.any(tp + fn < 0) or np.any(tp_pred + fp < 0):
+        raise ValueError("per-video counts must give TP, TP_pred, ground truths TP + FN and predictions "
+                         "TP_pred + FP >= 0")
     f1 = float(_pooled_f1(tp, fp, fn, tp_pred))
     if len(counts) < 2 or np.all(counts == counts[0]):
         return F1Interval(f1, f1, f1, confidence, len(counts))

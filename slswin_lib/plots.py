@@ -6,8 +6,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .timing import PLOTS_TABLES, timed
+
 __all__ = ["plot_spotting", "plot_t_sweep", "plot_pipeline", "plot_fold_losses", "plot_method_scores",
-           "plot_ablation_bars", "plot_labellings", "plot_mosaics"]
+           "plot_ablation_bars", "plot_labellings", "plot_mosaics", "plot_table2"]
 
 
 def _axes(ax, figsize):
@@ -18,6 +20,7 @@ def _axes(ax, figsize):
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_spotting(result, gt: np.ndarray | None = None, *, scores: np.ndarray | None = None,
                   ax=None, title: str = "", fps: float | None = None):
     """Smoothed scores, threshold, spotted intervals (and apexes) and ground truth of one video.
@@ -52,6 +55,7 @@ def plot_spotting(result, gt: np.ndarray | None = None, *, scores: np.ndarray | 
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, float] | None = None,
                  ax=None, title: str = "F1 against the threshold factor t"):
     """F1 against t for several sweeps (name -> DataFrame with columns t, F1) with marked t values."""
@@ -69,6 +73,7 @@ def plot_t_sweep(sweeps: Mapping[str, pd.DataFrame], *, marked: Mapping[str, flo
     return ax
 
 
+@timed(PLOTS_TABLES)
 def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title: str = ""):
     """The five stages on one frame pair (paper Fig. 1): frame, face crop, TV-L1 flow, strain,
     ROI mosaic; and, when a :class:`~slswin_lib.spotting.SpotResult` is given, the spotted curve.
@@ -109,6 +114,7 @@ def plot_pipeline(video, onset: int, k: int, cfg, *, result=None, gt=None, title
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_fold_losses(histories: Mapping[str, Mapping[str, Mapping]], label_variance: Mapping[str, float] | None = None,
                      *, title: str = ""):
     """Learning curves of every LOSO fold, one panel per expression type: the training loss per
@@ -144,6 +150,7 @@ def plot_fold_losses(histories: Mapping[str, Mapping[str, Mapping]], label_varia
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None = None):
     """One video's smoothed scores, threshold, spotted intervals and ground truth, one panel per method.
 
@@ -168,26 +175,34 @@ def plot_method_scores(sets: Mapping[str, object], spot_cfg, video: str | None =
     return fig
 
 
-def plot_ablation_bars(table: pd.DataFrame, ours: str, published: str, *, label: str = "ours",
-                       title: str = "", ylabel: str = "ME F1"):
-    """Bars of our F1 beside the published F1 for each row of an ablation table.
+@timed(PLOTS_TABLES)
+def plot_ablation_bars(table: pd.DataFrame, ours: str, low: str, high: str, published: str | None = None, *,
+                       label: str = "ours", title: str = "", ylabel: str = "ME F1"):
+    """Our F1 with its 95 % interval beside the published F1, for each row of an ablation table that
+    was run (rows without a result are left out, not drawn as 0).
 
     Args:
-        table: one row per variant, with the columns ``ours`` and ``published``.
+        table: one row per variant, with the columns ``ours``, ``low``, ``high`` (and ``published``).
         label: legend text of our bars.
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table[ours].astype(float).fillna(0), width=0.4, label=label)
-    ax.bar(x + 0.2, table[published].astype(float), width=0.4, label=published)
-    ax.set_xticks(list(x), table.index)
+    run = table[table[ours].notna()]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(run) + 1.5), 3.4))
+    x = np.arange(len(run))
+    f1 = run[ours].astype(float).to_numpy()
+    err = np.vstack([f1 - run[low].astype(float).to_numpy(), run[high].astype(float).to_numpy() - f1])
+    width = 0.4 if published else 0.6
+    ax.bar(x - (0.2 if published else 0), f1, width=width, yerr=err, capsize=4, label=f"{label} (95 % interval)")
+    if published:
+        ax.bar(x + 0.2, run[published].astype(float), width=width, label=published)
+    ax.set_xticks(list(x), run.index)
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_labellings(info, k: int, *, title: str = ""):
     """The original and pseudo labels (paper Section 2.4) of one video's samples, as steps.
 
@@ -208,6 +223,7 @@ def plot_labellings(info, k: int, *, title: str = ""):
     return fig
 
 
+@timed(PLOTS_TABLES)
 def plot_mosaics(sets: Mapping[int, object]):
     """The model input (normalised ROI mosaic) of one expression sample at each input size.
 
@@ -228,3 +244,42 @@ def plot_mosaics(sets: Mapping[int, object]):
         ax.imshow(sample.transpose(1, 2, 0))
         ax.set(title=f"{size} x {size} mosaic", xticks=[], yticks=[])
     return fig
+
+
+@timed(PLOTS_TABLES)
+def plot_table2(table: pd.DataFrame, *, matching: str = "authors", title: str = ""):
+    """Table 2 as a chart: each method's F1 with its 95 % interval, per type (ME, MaE, overall), at its
+    published (fixed) t and at the nested-LOSO t.
+
+    Args:
+        table: :func:`slswin_lib.report.megc2021_table`'s table (index method, threshold, matching, type;
+            columns ``F1``, ``F1 low``, ``F1 high``).
+        matching: the matching rule shown.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = table.xs(matching, level="matching")
+    methods = list(dict.fromkeys(rows.index.get_level_values("method")))
+    thresholds = list(dict.fromkeys(rows.index.get_level_values("threshold")))
+    types = [t for t in ("me", "mae", "overall") if t in rows.index.get_level_values("type")]
+    fig, axes = plt.subplots(1, len(types), figsize=(3.6 * len(types), 0.55 * len(methods) * len(thresholds) + 1.4),
+                             sharey=True, squeeze=False)
+    height = 0.8 / len(thresholds)
+    y = np.arange(len(methods))
+    for ax, e in zip(axes[0], types):
+        for j, threshold in enumerate(thresholds):
+            sub = rows.xs((threshold, e), level=("threshold", "type")).reindex(methods)
+            f1 = sub["F1"].astype(float).to_numpy()
+            err = np.vstack([f1 - sub["F1 low"].astype(float).to_numpy(), sub["F1 high"].astype(float).to_numpy() - f1])
+            ax.barh(y + (j - (len(thresholds) - 1) / 2) * height, f1, height=height, xerr=err, capsize=3,
+                    label=threshold)
+        ax.set(title={"me": "ME", "mae": "MaE"}.get(e, e), xlabel="F1 (95 % interval)", xlim=(0, 1))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(y, methods)
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+

@@ -4,10 +4,12 @@ Reference values to show beside ours, never used to compute anything.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 __all__ = ["DATASET_EVENTS", "MEGC2021_F1", "MEGC2022_F1", "TABLE4_ME_F1", "TABLE5_ME_F1", "PEERS_OVERALL_F1",
-           "published_f1", "TABLE2_NOTES", "SOFTNET_F1", "published_table2"]
+           "published_f1", "TABLE2_NOTES", "SOFTNET_F1", "published_table2", "Claim", "CLAIMS", "LGSNET_CASME2"]
 
 #: expression events of the real long-video sets (Section 3.1): CAS(ME)^2 and SAMM-LV
 DATASET_EVENTS = {"casme2": {"me": 57, "mae": 300}, "samm_lv": {"me": 159, "mae": 343}}
@@ -27,6 +29,9 @@ TABLE5_ME_F1 = {"original": 0.0841, "pseudo": 0.0879}
 PEERS_OVERALL_F1 = {"MDMD baseline": (0.0376, 0.0445), "SOFTNet": (0.2022, 0.1881), "3D-CNN": (0.1675, 0.1084),
                     "MTSN": (0.3620, 0.2867), "AUW-GCN": (0.3834, 0.3728), "SL-Swin (paper)": (0.1824, 0.1357)}
 
+#: LGSNet's published CAS(ME)^2 figure (williamlee91/LGSNet README, 2023-02-21), overall only, to the 6 printed
+#: decimals; reproduced exactly from its released outputs by slswin_lib.peers
+LGSNET_CASME2 = {"recall": 0.366947, "precision": 0.629808, "F1": 0.463717}
 
 #: SOFTNet's published MEGC 2021 LOSO F1 (Liong et al., ICIP 2021), per data set and type
 SOFTNET_F1 = {
@@ -65,3 +70,27 @@ def published_table2(dataset: str) -> pd.DataFrame:
 def published_f1(dataset: str) -> pd.Series:
     """Published SL-Swin-T MEGC 2021 F1 per type for ``casme2`` or ``samm_lv`` (empty otherwise)."""
     return pd.Series(MEGC2021_F1.get(dataset, {}), name="published F1", dtype=float)
+
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper that a table tests: on ``expression``, row ``better`` above row ``worse``
+    for each pair (the rows as the table names them)."""
+
+    text: str
+    expression: str
+    pairs: tuple[tuple[str, str], ...]
+
+
+#: the claim of the paper each ablation table tests (:func:`slswin_lib.report.verdict`)
+CLAIMS = {
+    "table4": Claim("SPT and LSA together make the plain architecture spot micro-expressions better (CAS(ME)^2 ME "
+                    f"F1: SL-Swin-T {TABLE4_ME_F1['sl_swin_tiny']} vs Swin-T {TABLE4_ME_F1['swin_tiny']}, "
+                    f"SL-ViT-B {TABLE4_ME_F1['sl_vit_base']} vs ViT-B {TABLE4_ME_F1['vit_base']})", "me",
+                    (("SL-Swin-T", "Swin-T"), ("SL-ViT-B", "ViT-B"))),
+    "table5": Claim(f"pseudo labels beat the original labels on micro-expressions (CAS(ME)^2 ME F1 "
+                    f"{TABLE5_ME_F1['pseudo']} vs {TABLE5_ME_F1['original']})", "me", (("pseudo", "original"),)),
+    "table6": Claim("84 x 84 inputs spot micro-expressions better than 42 x 42 (Section 3.4, Table 6)", "me",
+                    (("84 x 84", "42 x 42"),)),
+}

@@ -6,6 +6,7 @@ copies of files made elsewhere (:func:`copy_to_figures`).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import os
 from pathlib import Path
 from typing import Mapping
@@ -15,15 +16,17 @@ import pandas as pd
 
 from .config import INTERVAL_RESAMPLES, Profile
 from .io import atomic_path, atomic_write_text, figures_dir
+from .timing import PLOTS_TABLES, SPOTTING, timed
 
-__all__ = ["save_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "ablation_row",
-           "megc2021_table", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
-           "interval_note", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
-           "ablation_notes", "f1_outside_intervals"]
+__all__ = ["save_table", "remove_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "megc2021_table",
+           "table2_notes", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
+           "FIDELITY_REFERENCE", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
+           "difference_notes", "Comparison", "verdict", "verdict_lines", "units_of", "f1_outside_intervals"]
 
 
+@timed(PLOTS_TABLES)
 def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = None, *,
-               floatfmt: str = ".4f", caption: str = "") -> Path:
+               floatfmt: str = ".4f", caption: str = "", notes: "list[str] | tuple[str, ...]" = ()) -> Path:
     """Write ``df`` as ``<name>.csv`` and ``<name>.md`` into the figures folder; returns the .md path.
 
     Args:
@@ -32,6 +35,8 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
         figures: folder, default :func:`slswin_lib.io.figures_dir`.
         floatfmt: number format of the Markdown table.
         caption: a line written above the Markdown table (e.g. the profile and data used).
+        notes: sentences written below the Markdown table, one bullet each (e.g. what its paired
+            differences resolve).
     """
     out = figures_dir(figures)
     df = _flat_columns(df)
@@ -39,8 +44,18 @@ def save_table(df: pd.DataFrame, name: str, figures: str | os.PathLike | None = 
     with atomic_path(out / f"{name}.csv") as tmp:
         df.to_csv(tmp, index=keep_index)
     md = markdown_table(df, keep_index, floatfmt)
-    atomic_write_text(out / f"{name}.md", (f"{caption}\n\n" if caption else "") + md + "\n")
+    below = "".join(f"\n- {note}" for note in notes)
+    atomic_write_text(out / f"{name}.md", (f"{caption}\n\n" if caption else "") + md + ("\n" + below if below else "")
+                      + "\n")
     return out / f"{name}.md"
+
+
+def remove_table(name: str, figures: str | os.PathLike | None = None) -> None:
+    """Delete table ``name`` (its CSV and Markdown) from the figures folder, e.g. one an earlier run wrote
+    that this run does not make, so the results page never shows it as this run's."""
+    out = figures_dir(figures)
+    for suffix in (".csv", ".md"):
+        (out / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -64,6 +79,7 @@ def markdown_table(df: pd.DataFrame, index: bool = False, floatfmt: str = ".4f")
     return out.to_markdown(index=index, disable_numparse=True, stralign="right")
 
 
+@timed(PLOTS_TABLES)
 def save_figure(fig, name: str, figures: str | os.PathLike | None = None, *, dpi: int = 120) -> Path:
     """Save a matplotlib figure as ``<name>.png`` into the figures folder."""
     out = figures_dir(figures) / f"{name}.png"
@@ -120,32 +136,12 @@ def _interval(per_video: pd.DataFrame) -> tuple[float, float]:
     return ci.low, ci.high
 
 
-def ablation_row(scores, spot_cfg) -> dict:
-    """One row of an ablation table (Tables 4-6): TP/FP/FN and F1 at the profile's t, and F1 with t
-    chosen by nested leave-one-subject-out selection, both with ``spot_cfg.mode`` matching, each F1
-    with its 95% bootstrap interval over videos (:func:`slswin_lib.evaluation.bootstrap_f1`).
-
-    Args:
-        scores: the run's :class:`~slswin_lib.scores.ScoreSet`.
-        spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
-    """
-    from .scores import select_t_loso, spot_score_set
-
-    fixed, per_video, _ = spot_score_set(scores, spot_cfg.t, spot_cfg.mode)
-    nested, _, nested_videos = select_t_loso({"set": scores}, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
-    lo, hi = _interval(per_video)
-    nlo, nhi = _interval(nested_videos)
-    return {"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn, f"F1 (t = {spot_cfg.t})": fixed.f1,
-            "F1 low": lo, "F1 high": hi, "F1 (nested t)": float(nested.loc["set", "F1"]),
-            "nested low": nlo, "nested high": nhi}
-
-
 #: how an expression type is named in table columns and captions
 TYPE_LABELS = {"me": "ME", "mae": "MaE"}
 
 
 def typed_columns(expression: str, row: dict) -> dict:
-    """The columns of an :func:`ablation_row` prefixed with the type (``"ME F1 low"``, ``"MaE TP"``).
+    """Columns prefixed with the type (``"ME F1 low"``, ``"MaE TP"``).
 
     >>> typed_columns("mae", {"TP": 3, "F1 low": 0.1})
     {'MaE TP': 3, 'MaE F1 low': 0.1}
@@ -154,34 +150,199 @@ def typed_columns(expression: str, row: dict) -> dict:
     return {f"{label} {name}": value for name, value in row.items()}
 
 
-def ablation_table(rows: dict, *, index_name: str) -> pd.DataFrame:
-    """Tables 4-6 with one block of columns per expression type, the paper's ME block first.
+def _spotted(scores, spot_cfg, choice: str, t: float) -> dict:
+    """Spotted intervals of a score set at ``t`` (``choice == "fixed"``) or at the nested-LOSO t."""
+    from .comparison import spotted_at, spotted_nested
+
+    if choice == "fixed":
+        return spotted_at(scores, t)
+    return spotted_nested(scores, spot_cfg.t_grid, spot_cfg.mode)[0]
+
+
+def units_of(sets, fps):
+    """The resampling units of the held-out videos of score sets (type -> set; or several runs'
+    sets, which must hold the same videos): :func:`slswin_lib.comparison.choose_units`."""
+    from .comparison import choose_units, video_frames
+
+    return choose_units(video_frames(sets), fps)
+
+
+@dataclass
+class Comparison:
+    """A results table with what its statements are computed from.
+
+    Attributes:
+        table: the table (one row per run or method; see the function that made it).
+        units: expression type (and ``"overall"``) -> the resampling units of its intervals and
+            differences (:class:`slswin_lib.comparison.Units`).
+        counts: ``(row, type, threshold choice)`` -> that row's per-unit counts
+            (:func:`slswin_lib.comparison.unit_counts`), for further paired differences
+            (:meth:`difference`).
+        reference: the row every difference in the table is taken against.
+    """
+
+    table: pd.DataFrame
+    units: dict
+    counts: dict
+    reference: str
+
+    def difference(self, a: str, b: str, expression: str, choice: str = "fixed"):
+        """Paired bootstrap of ``F1(a) - F1(b)`` (:class:`slswin_lib.comparison.F1Difference`)."""
+        from .comparison import paired_difference
+
+        return paired_difference(self.counts[(a, expression, choice)], self.counts[(b, expression, choice)],
+                                 n_resamples=INTERVAL_RESAMPLES)
+
+
+#: the threshold choices of an ablation table: the profile's fixed t, and nested leave-one-subject-out
+CHOICES = ("fixed", "nested")
+
+
+def _choice_label(choice: str, t: float) -> str:
+    return f"t = {t}" if choice == "fixed" else "nested t"
+
+
+@timed(SPOTTING)
+def ablation_table(runs, spot_cfg, *, reference: str, fps: float | None, index_name: str,
+                   rows: dict | None = None) -> Comparison:
+    """Tables 4-6 and the fidelity ablation: every run's counts and F1 per type, at the profile's t
+    and at the nested-LOSO t, each F1 with its 95 % bootstrap interval and its paired difference to
+    the reference row, over the same units (:mod:`slswin_lib.comparison`: time blocks when fewer than
+    10 videos are held out).
 
     Args:
-        rows: row label -> dict of columns; the per-type results given as ``typed_columns(e, ablation_row(...))``
-            (a row not run has only its descriptive columns).
+        runs: row label -> expression type -> the run's :class:`~slswin_lib.scores.ScoreSet`; every
+            run scores the same held-out videos.
+        spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig` (t, matching, t grid).
+        reference: the row the differences are taken against (the profile's own setting).
+        fps: the videos' frame rate (for time blocks).
         index_name: the table's index name (``"Table 4"``, ``"labels"``, ``"input"``).
+        rows: row label -> descriptive columns (model, parameters, published F1, ...), also for rows
+            not run (which then have no results).
 
     Returns:
-        The table, the TP/FP/FN counts as nullable integers.
+        A :class:`Comparison`. Its table has, per type (prefix ``ME``/``MaE``), TP/FP/FN at t and
+        ``F1 (t = <t>)``, ``F1 low``, ``F1 high``, ``diff (t = <t>)``, ``diff low``, ``diff high``, and
+        the same for the nested t (``F1 (nested t)``, ``nested low``, ``nested high``,
+        ``diff (nested t)``, ``diff nested low``, ``diff nested high``); the reference row's
+        differences are empty.
     """
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    counts = [c for c in table.columns if c.rsplit(" ", 1)[-1] in ("TP", "FP", "FN")]
-    table[counts] = table[counts].astype("Int64")
+    from .comparison import counts_of, paired_difference, unit_counts
+
+    if reference not in runs:
+        raise ValueError(f"the reference row {reference!r} was not run; rows run: {list(runs)}")
+    types = list(runs[reference])
+    units = {e: units_of({row: sets[e] for row, sets in runs.items()}, fps) for e in types}
+    for row, sets in runs.items():
+        for e, s in sets.items():
+            if sorted(s.keys) != sorted(runs[reference][e].keys):
+                raise ValueError(f"run {row!r} ({e}) scored other videos than the reference {reference!r}: "
+                                 "an ablation compares runs on the same held-out videos")
+    counts, table_rows = {}, {}
+    for row in dict.fromkeys([*(rows or {}), *runs]):
+        out = dict((rows or {}).get(row, {}))
+        for e in types if row in runs else ():
+            s = runs[row][e]
+            for choice in CHOICES:
+                spotted = _spotted(s, spot_cfg, choice, spot_cfg.t)
+                counts[(row, e, choice)] = unit_counts(spotted, s.gt, spot_cfg.mode, units[e])
+        table_rows[row] = out
+    for row in table_rows:
+        if row not in runs:
+            continue
+        for e in types:
+            cols = {}
+            fixed = counts_of(counts[(row, e, "fixed")])
+            cols.update({"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn})
+            for choice in CHOICES:
+                c = counts[(row, e, choice)]
+                f1, (lo, hi) = counts_of(c).f1, _interval(c)
+                name, low, high = ((f"F1 (t = {spot_cfg.t})", "F1 low", "F1 high") if choice == "fixed"
+                                   else ("F1 (nested t)", "nested low", "nested high"))
+                cols.update({name: f1, low: lo, high: hi})
+                dname = "diff (t = {})".format(spot_cfg.t) if choice == "fixed" else "diff (nested t)"
+                dlow, dhigh = ("diff low", "diff high") if choice == "fixed" else ("diff nested low", "diff nested high")
+                if row == reference:
+                    cols.update({dname: np.nan, dlow: np.nan, dhigh: np.nan})
+                else:
+                    d = paired_difference(c, counts[(reference, e, choice)], n_resamples=INTERVAL_RESAMPLES)
+                    cols.update({dname: d.diff, dlow: d.low, dhigh: d.high})
+            table_rows[row].update(typed_columns(e, {**cols, "units": units[e].describe()}))
+    table = pd.DataFrame.from_dict(table_rows, orient="index")
+    count_cols = [c for c in table.columns if c.rsplit(" ", 1)[-1] in ("TP", "FP", "FN", "k")]
+    table[count_cols] = table[count_cols].astype("Int64")
     table.index.name = index_name
-    return table
+    return Comparison(table, units, counts, reference)
 
 
-def ablation_notes(table: pd.DataFrame, expressions, t: float) -> list[str]:
-    """One :func:`interval_note` sentence per expression type and threshold choice of an
-    :func:`ablation_table` (``"ME, t = 0.6: 95% intervals resolve ..."``)."""
-    out = []
+def difference_notes(result: Comparison, expressions, t: float) -> list[str]:
+    """One sentence per type and threshold choice: each row's paired F1 difference to the reference
+    row, with its interval, and whether it is resolved (its interval excludes 0)."""
+    table, out = result.table, []
     for e in expressions:
         label = TYPE_LABELS.get(e, e)
-        for what, low, high in ((f"t = {t}", "F1 low", "F1 high"), ("nested t", "nested low", "nested high")):
-            if f"{label} {low}" in table:
-                out.append(f"{label}, {what}: " + interval_note(table, f"{label} {low}", f"{label} {high}"))
+        for choice in CHOICES:
+            dname = f"{label} diff (t = {t})" if choice == "fixed" else f"{label} diff (nested t)"
+            dlow, dhigh = ((f"{label} diff low", f"{label} diff high") if choice == "fixed"
+                           else (f"{label} diff nested low", f"{label} diff nested high"))
+            if dname not in table:
+                continue
+            parts = []
+            for row in table.index[table[dname].notna()]:
+                d, lo, hi = table.loc[row, [dname, dlow, dhigh]].astype(float)
+                verdict = "not resolved" if lo <= 0 <= hi else ("resolved, above" if d > 0 else "resolved, below")
+                parts.append(f"{row} {d:+.4f} [{lo:+.3f}, {hi:+.3f}] {verdict}")
+            if parts:
+                out.append(f"{label}, {_choice_label(choice, t)}, paired F1 difference to {result.reference} over "
+                           f"{result.units[e].describe()}: " + "; ".join(parts) + ".")
     return out
+
+
+def verdict(result: Comparison, claim, t: float) -> pd.DataFrame:
+    """Whether this run supports the paper's claim (a :class:`slswin_lib.published.Claim`), contradicts
+    it, or cannot tell, per threshold choice.
+
+    *supports* when every pair's paired difference (better - worse) is resolved above 0, *contradicts*
+    when one is resolved below 0, else *cannot tell* (also when the claim's type or rows were not run).
+
+    Returns:
+        One row per threshold choice: ``claim``, ``threshold``, ``verdict`` ("supports", "contradicts",
+        "cannot tell"), ``detail`` (each pair's difference with its interval, the units, or why
+        nothing could be compared); :func:`verdict_lines` puts it in words.
+    """
+    label = TYPE_LABELS.get(claim.expression, claim.expression)
+    rows = set(result.table.index[result.table.filter(like=" F1 (").notna().any(axis=1)])
+    pairs = [(a, b) for a, b in claim.pairs if a in rows and b in rows]
+    skipped = [f"{a} vs {b}" for a, b in claim.pairs if (a, b) not in pairs]
+    out = []
+    for choice in CHOICES:
+        threshold = f"{label} F1, {_choice_label(choice, t)}"
+        if claim.expression not in result.units or not pairs:
+            why = f"{label} was not run" if claim.expression not in result.units else \
+                "the compared rows were not run (" + ", ".join(skipped) + ")"
+            out.append({"claim": claim.text, "threshold": threshold, "verdict": "cannot tell", "detail": why})
+            continue
+        diffs = {(a, b): result.difference(a, b, claim.expression, choice) for a, b in pairs}
+        if all(d.resolved and d.diff > 0 for d in diffs.values()):
+            word = "supports"
+        elif any(d.resolved and d.diff < 0 for d in diffs.values()):
+            word = "contradicts"
+        else:
+            word = "cannot tell"
+        detail = "; ".join(d.describe(a, b) for (a, b), d in diffs.items())
+        detail += f"; paired bootstrap over {result.units[claim.expression].describe()}"
+        if skipped:
+            detail += "; not run here: " + ", ".join(skipped)
+        out.append({"claim": claim.text, "threshold": threshold, "verdict": word, "detail": detail})
+    return pd.DataFrame(out, columns=["claim", "threshold", "verdict", "detail"])
+
+
+def verdict_lines(table: pd.DataFrame) -> list[str]:
+    """:func:`verdict`'s table in words: the claim, then one line per threshold choice."""
+    words = {"supports": "this run supports it", "contradicts": "this run contradicts it",
+             "cannot tell": "this run cannot tell"}
+    lines = [f"The paper: {table['claim'].iloc[0]}."] if len(table) else []
+    return lines + [f"{r.threshold}: {words[r.verdict]} ({r.detail})." for r in table.itertuples()]
 
 
 def f1_outside_intervals(table: pd.DataFrame, t: float, expressions=(None,)) -> list[str]:
@@ -191,9 +352,8 @@ def f1_outside_intervals(table: pd.DataFrame, t: float, expressions=(None,)) -> 
     empty. A row without a result (NaN) is listed too, so pass only the rows that were trained.
 
     Args:
-        table: an :func:`ablation_table` (columns ``"ME F1 (t = 0.6)"``, ``"ME F1 low"``, ...) or,
-            with ``expressions=(None,)``, a one-type table (``"F1 (t = 0.6)"``, ``"F1 low"``, ...,
-            as :func:`fidelity_ablation`'s).
+        table: an :func:`ablation_table` table (columns ``"ME F1 (t = 0.6)"``, ``"ME F1 low"``, ...) or,
+            with ``expressions=(None,)``, a one-type table (``"F1 (t = 0.6)"``, ``"F1 low"``, ...).
         t: the threshold factor of the fixed-t column.
         expressions: the types whose column blocks to check (None: the unprefixed block).
 
@@ -223,53 +383,99 @@ def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
     return table
 
 
+@timed(SPOTTING)
 def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc"), *,
-                   published_t: Mapping[str, float] | None = None) -> pd.DataFrame:
+                   published_t: Mapping[str, float] | None = None, fps: float | None = None,
+                   reference: str | None = None) -> Comparison:
     """Tables 2-3: per method, the metrics of each type and overall at a fixed t (each matching
-    mode) and with t chosen by nested leave-one-subject-out selection (``spot_cfg.mode`` matching).
+    mode) and with t chosen by nested leave-one-subject-out selection (``spot_cfg.mode`` matching),
+    each F1 with its 95 % bootstrap interval and its paired difference to the reference method over
+    the same units (:mod:`slswin_lib.comparison`: time blocks when fewer than 10 videos are held out).
 
     Args:
-        methods: method name -> expression type -> its :class:`~slswin_lib.scores.ScoreSet`.
+        methods: method name -> expression type -> its :class:`~slswin_lib.scores.ScoreSet`; every
+            method scores the same videos.
         spot_cfg: the profile's :class:`~slswin_lib.config.SpotConfig`.
         modes: the matching rules of the fixed-t rows.
         published_t: method -> its published t (e.g. SL-Swin-T 0.60, SOFTNet 0.55): the fixed-t
             rows are then labelled ``"published t"`` and spot each method at its own t
             (``spot_cfg.t`` for a method not named); None: every method at ``spot_cfg.t``,
             labelled ``"t = <t>"``.
+        fps: the videos' frame rate (for time blocks).
+        reference: the method the differences are taken against (default: the first).
 
     Returns:
-        TP/FP/FN/precision/recall/F1, the t used (``t``; for nested: the mean over folds) and the
-        95% bootstrap interval of F1 over videos (``F1 low``, ``F1 high``; for ``overall`` the
-        videos of every type), indexed by (method, threshold, matching, type).
+        A :class:`Comparison` whose table has TP/FP/FN/precision/recall/F1, the t used (``t``; for
+        nested: the mean over folds), ``F1 low``/``F1 high`` and ``diff``/``diff low``/``diff high``
+        (F1 minus the reference method's under the same threshold choice, matching and type; empty
+        for the reference), indexed by (method, threshold, matching, type).
     """
+    from .comparison import counts_of, paired_difference, set_unit_counts, spotted_nested
     from .evaluation import metrics_table
-    from .scores import select_t_loso, spot_score_set
 
-    rows = {}
+    reference = reference or next(iter(methods))
+    units = units_of({f"{m} {e}": s for m, sets in methods.items() for e, s in sets.items()}, fps)
+    blocks, counts = {}, {}
     for method, sets in methods.items():
         t = spot_cfg.t if published_t is None else published_t.get(method, spot_cfg.t)
         label = f"t = {spot_cfg.t}" if published_t is None else "published t"
-        for mode in modes:
-            spotted = {e: spot_score_set(s, t, mode) for e, s in sets.items()}
-            table = metrics_table({e: r[0] for e, r in spotted.items()})
-            table = _with_intervals(table, {e: r[1] for e, r in spotted.items()})
-            table["t"] = t
-            rows[(method, label, mode)] = table
-        nested, folds, videos = select_t_loso(sets, spot_cfg.t_grid, spot_cfg.mode, per_video=True)
-        per_type = {e: videos[videos["set"] == e] for e in sets}
-        nested = _with_intervals(nested, per_type)
-        nested["t"] = folds.groupby("set")["t"].mean()
-        if "overall" in nested.index:
-            nested.loc["overall", "t"] = folds["t"].mean()
-        rows[(method, "nested LOSO t", spot_cfg.mode)] = nested
-    return pd.concat(rows, names=["method", "threshold", "matching", "type"])
+        choices = [(label, mode, "fixed", t) for mode in modes] + [("nested LOSO t", spot_cfg.mode, "nested", None)]
+        for label_, mode, choice, t_ in choices:
+            t_of = {}
+            spotted = {}
+            for e, s in sets.items():
+                if choice == "fixed":
+                    spotted[e] = _spotted(s, spot_cfg, "fixed", t_)
+                    t_of[e] = t_
+                else:
+                    spotted[e], per_video_t = spotted_nested(s, spot_cfg.t_grid, spot_cfg.mode)
+                    t_of[e] = float(np.mean(list(per_video_t.values())))
+            tables = set_unit_counts(sets, spotted, mode, units)
+            table = metrics_table({e: counts_of(tables[e]) for e in sets})
+            for row, c in tables.items():
+                counts[(method, label_, mode, row)] = c
+                table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(c)
+            table["t"] = pd.Series(t_of)
+            if "overall" in table.index:
+                table.loc["overall", "t"] = float(np.mean(list(t_of.values())))
+            blocks[(method, label_, mode)] = table
+    for (method, label_, mode), table in blocks.items():
+        for row in table.index:
+            if method == reference or (reference, label_, mode, row) not in counts:
+                table.loc[row, ["diff", "diff low", "diff high"]] = np.nan
+                continue
+            d = paired_difference(counts[(method, label_, mode, row)], counts[(reference, label_, mode, row)],
+                                  n_resamples=INTERVAL_RESAMPLES)
+            table.loc[row, ["diff", "diff low", "diff high"]] = [d.diff, d.low, d.high]
+    out = pd.concat(blocks, names=["method", "threshold", "matching", "type"])
+    out["units"] = units.describe()
+    return Comparison(out, {row: units for row in out.index.unique("type")}, counts, reference)
+
+
+def table2_notes(result: Comparison) -> list[str]:
+    """One sentence per threshold choice, matching and type of :func:`megc2021_table`: each method's
+    paired F1 difference to the reference method, with its interval and whether it is resolved."""
+    table, out = result.table, []
+    for (threshold, matching, kind), rows in table.groupby(level=["threshold", "matching", "type"], sort=False):
+        parts = []
+        for (method, *_), r in rows.iterrows():
+            if pd.notna(r["diff"]):
+                verdict = ("not resolved" if r["diff low"] <= 0 <= r["diff high"]
+                           else ("resolved, above" if r["diff"] > 0 else "resolved, below"))
+                parts.append(f"{method} {r['diff']:+.4f} [{r['diff low']:+.3f}, {r['diff high']:+.3f}] {verdict}")
+        if parts:
+            out.append(f"{TYPE_LABELS.get(kind, kind)}, {threshold}, {matching} matching, paired F1 difference to "
+                       f"{result.reference} over {result.units[kind].describe()}: " + "; ".join(parts) + ".")
+    return out
 
 
 #: the threshold choices of :func:`rescoring_table`, in order
 THRESHOLD_CHOICES = ("published t", "best t on the test folds", "nested LOSO t")
 
 
-def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None
+@timed(SPOTTING)
+def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, published_t: float | None = None,
+                    grid_counts: Mapping[str, Mapping[str, np.ndarray]] | None = None
                     ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One score set per type re-scored under every matching rule and threshold choice.
 
@@ -284,6 +490,9 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
         spot_cfg: a :class:`~slswin_lib.config.SpotConfig` (its ``t_grid``; its ``t`` is the
             published t unless ``published_t`` is given).
         modes: matching rules (default every rule, :data:`slswin_lib.config.SPOT_MODES`).
+        grid_counts: mode -> type -> :func:`~slswin_lib.scores.counts_grid` of ``sets`` on
+            ``spot_cfg.t_grid``, when already computed (shared with
+            :func:`slswin_lib.peers.one_protocol`); default: computed here.
 
     Returns:
         ``(table, sweeps)``: TP/FP/FN/precision/recall/F1, ``t`` (for nested: the mean over folds)
@@ -298,7 +507,8 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
     t_pub = spot_cfg.t if published_t is None else published_t
     rows, sweeps = {}, {}
     for mode in modes or SPOT_MODES:
-        grids = {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()}
+        grids = (grid_counts[mode] if grid_counts is not None else
+                 {e: counts_grid(s, spot_cfg.t_grid, mode) for e, s in sets.items()})
         pooled = sum(g.sum(axis=0) for g in grids.values())
         sweeps[mode] = pd.DataFrame({"t": list(spot_cfg.t_grid), "F1": f1_of(*pooled.T)})
         best_t = {}
@@ -354,12 +564,14 @@ def rescoring_note(table: pd.DataFrame, published: Mapping[str, float], *, row: 
             f"{pub.max():.4f} ({pub.idxmax()}), a range of {pub.max() - pub.min():.4f}.")
 
 
-def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+@timed(SPOTTING)
+def k_from_tables(sets, profile: Profile, *, fps: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """k from all subjects (the authors' code) beside k from each fold's training subjects.
 
     Args:
         sets: expression type -> :class:`~slswin_lib.experiment.ExpressionSet` (from ``expression_set``).
         profile: the profile (its ``spot`` section gives t, the matching and the t grid).
+        fps: the videos' frame rate (for the intervals' time blocks).
 
     Returns:
         ``(k_table, f1_table)``: the k of every LOSO fold under both choices (one row per type and
@@ -376,11 +588,15 @@ def k_from_tables(sets, profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     for k_from in ("all_subjects", "training_subjects"):
         variant = p.replace(spot={"k_from": k_from})
         methods[f"baseline, k from {k_from.replace('_', ' ')}"] = {e: baseline(es, variant) for e, es in sets.items()}
-    return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,))
+    return pd.DataFrame(rows), megc2021_table(methods, p.spot, modes=(p.spot.mode,), fps=fps).table
+
+
+#: the reference row of :func:`fidelity_ablation`
+FIDELITY_REFERENCE = "authors' code (the profile)"
 
 
 def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler_address: str | None = None,
-                      progress: bool = True) -> pd.DataFrame:
+                      progress: bool = True) -> Comparison:
     """What each authors'-code choice costs: one ablation run per :data:`~slswin_lib.config.FIDELITY` row.
 
     The runs are the profile as it is (every row as the authors' code, where the profile follows it),
@@ -394,7 +610,9 @@ def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler
         profile: the base profile (its model is the one trained).
 
     Returns:
-        One row per run: the setting switched, its value, the TP/FP/FN and F1 of :func:`ablation_row`.
+        A :class:`Comparison` (:func:`ablation_table`) with one row per run: the setting switched, its
+        value, k, the counts, F1 and paired differences to the profile's own run
+        (:data:`FIDELITY_REFERENCE`); the data set's frame rate gives the time blocks.
     """
     import dataclasses
 
@@ -406,62 +624,24 @@ def fidelity_ablation(ds, profile: Profile, *, expression: str = "me", scheduler
     model_name = p.model.name
     by_setting = {row.setting: row for row in FIDELITY}
     inert = {"model.vit_variant": "vit" not in model_name, "features.px_scaling": model_input_size(model_name) == 42}
-    rows = {}
+    rows, runs = {}, {}
     for name, variant in fidelity_variants(p).items():
         row = by_setting.get(name)
-        label = {"authors_code": "authors' code (the profile)", "paper_text": "paper's text (every row)"}.get(name, name)
+        label = {"authors_code": FIDELITY_REFERENCE, "paper_text": "paper's text (every row)"}.get(name, name)
         if row is not None and inert.get(name, False):
             rows[label] = {"value": f"{row.paper_value} (paper text)", "run": "no effect on this model"}
             continue
         # one work folder for every variant: features and runs are keyed by their settings
         variant = dataclasses.replace(variant, name=p.name)
         es = expression_set(ds, expression, variant, scheduler_address=scheduler_address, progress=progress)
-        scores = ablation_loso(es, variant, scheduler_address=scheduler_address, progress=progress)
-        value = "" if row is None else f"{row.paper_value} (paper text)"
-        rows[label] = {"value": value, "run": "trained", "k": es.k, **ablation_row(scores, variant.spot)}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    counts = [c for c in ("k", "TP", "FP", "FN") if c in table]
-    table[counts] = table[counts].astype("Int64")  # rows without a run have none
-    table.index.name = "switched to the paper's text"
-    return table
+        runs[label] = {expression: ablation_loso(es, variant, scheduler_address=scheduler_address, progress=progress)}
+        rows[label] = {"value": "" if row is None else f"{row.paper_value} (paper text)", "run": "trained", "k": es.k}
+    fps = float(ds.videos[0].fps)
+    return ablation_table(runs, p.spot, reference=FIDELITY_REFERENCE, fps=fps, index_name="switched to the paper's text",
+                          rows=rows)
 
 
-def interval_note(table: pd.DataFrame, low: str, high: str, *, what: str = "F1") -> str:
-    """Which differences between the rows of ``table`` its 95% intervals resolve, in words.
-
-    Two rows differ resolvably when their intervals do not overlap (a conservative reading of
-    bootstrap intervals); every other pair is within the noise of the benchmark.
-
-    Args:
-        table: one row per compared run (rows without an interval are left out).
-        low, high: the columns holding each row's interval.
-
-    >>> t = pd.DataFrame({"lo": [0.1, 0.5, 0.15], "hi": [0.3, 0.7, 0.35]}, index=["a", "b", "c"])
-    >>> interval_note(t, "lo", "hi")
-    '95% intervals resolve: b above a, b above c; not resolved (intervals overlap): a vs c.'
-    """
-    rows = table[[low, high]].dropna()
-    names = [str(i) if not isinstance(i, tuple) else " / ".join(map(str, i)) for i in rows.index]
-    lo, hi = rows[low].to_numpy(float), rows[high].to_numpy(float)
-    resolved, overlap = [], []
-    for i in range(len(rows)):
-        for j in range(i + 1, len(rows)):
-            if lo[i] > hi[j]:
-                resolved.append(f"{names[i]} above {names[j]}")
-            elif lo[j] > hi[i]:
-                resolved.append(f"{names[j]} above {names[i]}")
-            else:
-                overlap.append(f"{names[i]} vs {names[j]}")
-    if not resolved and not overlap:
-        return f"Fewer than two rows with a {what} interval: nothing to compare."
-    parts = []
-    if resolved:
-        parts.append("95% intervals resolve: " + ", ".join(resolved))
-    if overlap:
-        parts.append("not resolved (intervals overlap): " + ", ".join(overlap))
-    return "; ".join(parts) + "."
-
-
+@timed(SPOTTING)
 def auc_table(methods, pseudo_window: str = "k_plus_one") -> pd.DataFrame:
     """Per-frame ROC-AUC of held-out scores against the pseudo labels, per method and type.
 

@@ -27,6 +27,7 @@ from .config import PAPER_T, check_threshold_factor
 from .evaluation import Counts, evaluate, match_video, metrics_table
 from .io import atomic_path, atomic_write_json, save_npz_atomic
 from .spotting import SpotResult, spot
+from .timing import SPOTTING, timed
 
 __all__ = [
     "counts_grid",
@@ -203,6 +204,7 @@ def released_expected(dataset: str = "casme2") -> pd.DataFrame:
     return pd.read_csv(path).set_index("type")
 
 
+@timed(SPOTTING)
 def spot_score_set(scores: ScoreSet, t: float = PAPER_T, mode: str = "authors"
                    ) -> tuple[Counts, pd.DataFrame, dict[str, SpotResult]]:
     """Spot every video of a score set at threshold factor ``t`` and evaluate it.
@@ -231,6 +233,7 @@ def _counts(c: np.ndarray, mode: str) -> Counts:
     return Counts(tp, fp, fn, tp_pred if mode == "megc2020" else None)
 
 
+@timed(SPOTTING)
 def counts_grid(scores: ScoreSet, grid: Sequence[float], mode: str) -> np.ndarray:
     """``(n_videos, len(grid), 4)`` :data:`GRID_COUNTS` of every video at every t (smoothing done once).
 
@@ -262,6 +265,7 @@ def _f1(counts: np.ndarray) -> np.ndarray:
     return f1_of(*np.moveaxis(counts, -1, 0))
 
 
+@timed(SPOTTING)
 def t_sweep(scores: ScoreSet, grid: Sequence[float], mode: str = "authors", *,
             grid_counts: np.ndarray | None = None) -> pd.DataFrame:
     """TP/FP/FN/precision/recall/F1 of the whole set at every threshold factor in ``grid``
@@ -285,6 +289,7 @@ def t_sweeps(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "a
     return sweeps
 
 
+@timed(SPOTTING)
 def select_t_loso(sets: Mapping[str, ScoreSet], grid: Sequence[float], mode: str = "authors", *,
                   per_video: bool = False, grid_counts: Mapping[str, np.ndarray] | None = None
                   ) -> tuple[pd.DataFrame, ...]:

@@ -11,3 +11,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def released():
+    """The authors' released SL-Swin-T CAS(ME)^2 score sets, per type."""
+    from slswin_lib.scores import released_score_set
+
+    return {e: released_score_set(e) for e in ("me", "mae")}

@@ -104,17 +104,17 @@ def test_fidelity_table_from_the_settings():
     assert "per_subject (code)" in md
 
 
-def test_readme_table_is_generated(tmp_path):
-    """README's fidelity block is fidelity_markdown() (regenerate with
-    ``update_readme("README.md", fidelity_markdown(), block="fidelity")``), and only that block changes."""
+def test_method_page_table_is_generated(tmp_path):
+    """docs/method.md's fidelity block is fidelity_markdown() (regenerate with
+    ``update_readme("docs/method.md", fidelity_markdown(), block="fidelity")``), and only that block changes."""
     from pathlib import Path
 
     from slswin_lib.results import readme_block, update_readme
 
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    assert readme_block(readme, "fidelity").strip() == fidelity_markdown().strip(), (
-        "README's fidelity table is stale: run python -c \"from slswin_lib.config import fidelity_markdown; "
-        "from slswin_lib.results import update_readme; update_readme('README.md', fidelity_markdown(), "
+    page = Path(__file__).resolve().parents[1] / "docs" / "method.md"
+    assert readme_block(page, "fidelity").strip() == fidelity_markdown().strip(), (
+        "docs/method.md's fidelity table is stale: run python -c \"from slswin_lib.config import fidelity_markdown; "
+        "from slswin_lib.results import update_readme; update_readme('docs/method.md', fidelity_markdown(), "
         "block='fidelity')\"")
     doc = tmp_path / "README.md"
     doc.write_text("a\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- fidelity:start -->\nx\n"

@@ -203,3 +203,95 @@ def test_spot_modes_are_the_evaluation_modes():
     from slswin_lib.evaluation import MODES
 
     assert set(SPOT_MODES) == set(MODES)
+
+
+# the "strs" rule (MEGC 2024/2025, genbing99/STRS-Metric Evaluator.evaluate_spotting), one quirk per case
+def test_strs_one_prediction_takes_every_unmatched_ground_truth():
+    # p = [0, 19] reaches g0 = [0, 9] at IoU 10/20 = 0.5 and g1 = [10, 19] at 0.5: two TPs from one prediction
+    counts, pairs = match_video([[0, 19]], [[0, 9], [10, 19]], "strs")
+    assert counts == Counts(2, 0, 0) and pairs == [(0, 0), (0, 1)]
+    assert counts.precision == 1.0 and counts.f1 == 1.0
+    assert match_video([[0, 19]], [[0, 9], [10, 19]], "megc")[0] == Counts(1, 0, 1)   # one-to-one: one of them
+
+
+def test_strs_predictions_in_file_order_and_a_taken_truth_gives_a_false_positive():
+    g = [[0, 9], [10, 19]]
+    # [0, 19] first takes both; [0, 9] then finds g0 taken: a false positive (it takes nothing)
+    assert match_video([[0, 19], [0, 9]], g, "strs")[0] == Counts(2, 1, 0)
+    # the other order: [0, 9] takes g0, [0, 19] takes the still free g1
+    assert match_video([[0, 9], [0, 19]], g, "strs")[0] == Counts(2, 0, 0)
+    # a duplicate of an exact hit: the second copy is a false positive
+    assert match_video([[0, 9], [0, 9]], [[0, 9]], "strs")[0] == Counts(1, 1, 0)
+
+
+def test_strs_iou_exactly_half_counts_and_below_is_a_false_positive():
+    # [20, 24] vs [20, 29]: 5 shared frames of 10 (IoU 0.5 over inclusive frame sets); [20, 23]: 4/10
+    assert match_video([[20, 24]], [[20, 29]], "strs")[0] == Counts(1, 0, 0)
+    assert match_video([[20, 23]], [[20, 29]], "strs")[0] == Counts(0, 1, 1)
+
+
+def test_strs_evaluates_only_videos_with_ground_truth():
+    assert match_video([[0, 9], [30, 40]], np.empty((0, 2)), "strs")[0] == Counts(0, 0, 0)
+    assert match_video(np.empty((0, 2)), [[0, 9]], "strs")[0] == Counts(0, 0, 1)   # a missed truth is a FN
+    gt = pd.DataFrame({"video": ["a"], "onset": [0], "offset": [9]})
+    spotted = {"a": np.array([[0, 9], [50, 60]]), "b": np.array([[0, 9], [20, 29]])}
+    total, per_video = evaluate(spotted, gt, "strs")
+    assert total == Counts(1, 1, 0)                      # b's two predictions are no false positives
+    assert per_video["video"].tolist() == ["a"]          # and b is not an evaluated video
+    assert evaluate(spotted, gt, "megc")[0] == Counts(1, 3, 0)
+
+
+def test_strs_iou_is_the_inclusive_frame_set_iou():
+    # STRS-Metric's IoU: |intersect1d(arange(a, b + 1), ...)| / |union1d(...)|; the same numbers as interval_iou
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = np.sort(rng.integers(0, 40, 2)), np.sort(rng.integers(0, 40, 2))
+        x, y = np.arange(a[0], a[1] + 1), np.arange(b[0], b[1] + 1)
+        expected = len(np.intersect1d(x, y)) / len(np.union1d(x, y))
+        assert interval_iou(a[None], b[None])[0, 0] == pytest.approx(expected)
+
+
+def test_megc_shortcut_agrees_with_maximum_matching():
+    # a prediction that reaches one truth at most is matched without the bipartite solver; same counts either way
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    from slswin_lib.evaluation import match_iou
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        iou = rng.choice([0.0, 0.3, 0.5, 0.8], size=(rng.integers(1, 6), rng.integers(1, 6)))
+        matched = int((maximum_bipartite_matching(csr_matrix(iou >= 0.5), perm_type="column") >= 0).sum())
+        counts, pairs = match_iou(iou, "megc")
+        assert counts.tp == matched == len(pairs) == len({g for _, g in pairs}) == len({p for p, _ in pairs})
+        assert all(iou[p, g] >= 0.5 for p, g in pairs)
+
+
+def test_match_iou_refuses_a_vector():
+    from slswin_lib.evaluation import match_iou
+
+    with pytest.raises(ValueError, match=r"\(P, G\) matrix, got shape \(3,\)"):
+        match_iou(np.zeros(3), "megc")
+
+
+def test_bootstrap_takes_negative_false_positives_of_the_peers_rules_only():
+    # own rules: precision = found / predictions; a video where one prediction finds two truths has FP = 1 - 2
+    table = pd.DataFrame({"video": ["a", "b"], "TP": [2, 0], "FP": [-1, 3], "FN": [0, 2], "TP_pred": [2, 0]})
+    ci = bootstrap_f1(table, n_resamples=99)
+    assert ci.f1 == pytest.approx(2 * 2 / (4 + 4))   # 2 found / (4 truths + 4 predictions) * 2
+    with pytest.raises(ValueError, match="predictions"):
+        bootstrap_f1(table.assign(FP=[-3, 3]), n_resamples=99)   # a video with -1 predictions
+    with pytest.raises(ValueError, match="ground truths"):
+        bootstrap_f1(table.assign(FN=[-3, 2]), n_resamples=99)
+
+
+def test_strs_per_unit_counts_add_up():
+    # slswin_lib.comparison splits the counts into resampling units: under strs a prediction taking two truths
+    # gives two TPs (precision's numerator too) and a video without ground truth gives nothing
+    from slswin_lib.comparison import choose_units, unit_counts
+
+    units = choose_units({"a": 600, "b": 600}, 30.0)
+    table = unit_counts({"a": np.array([[0, 19], [0, 9], [400, 409]]), "b": np.array([[5, 9]])},
+                        {"a": np.array([[0, 9], [10, 19]])}, "strs", units)
+    assert table[["video", "block", "TP", "FP", "FN", "TP_pred"]].values.tolist() == [
+        ["a", 0, 2, 1, 0, 2], ["a", 1, 0, 1, 0, 0], ["b", 0, 0, 0, 0, 0], ["b", 1, 0, 0, 0, 0]]

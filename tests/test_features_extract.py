@@ -175,3 +175,37 @@ def test_unavailable_flow_device_caches_nothing(pexels_frames, tmp_path):
         extract_features([_short(pexels_frames, key="gpu")], 2, cfg, cache_root=tmp_path, workers=1,
                          progress=False)
     assert not list(tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_landmarks_are_detected_once_for_every_crop_size(pexels_frames, tmp_path, monkeypatch, workers):
+    """Table 6's 84 x 84 features (256 px crop) reuse the landmarks of the 42 x 42 ones, bit for bit."""
+    from slswin_lib.features import cache, tracking
+
+    video = _short(pexels_frames, n=12, key="mesh")
+    big = replace(FAST, face_size=256, roi_size=42)
+    fresh, fresh_track = extract_video(video, 3, big)              # detected here, nothing cached
+    extract_features([video], 3, FAST, cache_root=tmp_path, workers=workers, progress=False)
+    assert cache.mesh_file(video, FAST, tmp_path).exists()
+    assert cache.mesh_file(video, big, tmp_path) == cache.mesh_file(video, FAST, tmp_path)   # not keyed by size
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the landmarker must not run again")
+
+    monkeypatch.setattr(tracking, "landmarker", refuse)
+    out = extract_features([video], 3, big, cache_root=tmp_path, workers=1, progress=False)
+    assert out["mesh"].shape == (9, 84, 84, 3)
+    assert np.array_equal(out["mesh"], fresh)
+    track = tracking.track_face(video, big, cache_root=tmp_path)
+    assert np.array_equal(track.crops, fresh_track.crops) and np.array_equal(track.pts68, fresh_track.pts68)
+
+
+def test_cached_landmarks_of_another_length_are_refused(pexels_frames, tmp_path):
+    from slswin_lib.features import cache, tracking
+
+    video = _short(pexels_frames, n=10, key="len")
+    tracking.track_face(video, FAST, cache_root=tmp_path)
+    path = cache.mesh_file(video, FAST, tmp_path)
+    cache.save_meshes(path, cache.load_meshes(path)[:7])
+    with pytest.raises(FeatureError, match="hold 7 frames, the video 10; delete the file"):
+        tracking.track_face(video, FAST, cache_root=tmp_path)

@@ -200,3 +200,20 @@ def test_authors_code_preprocessing_by_hand():
     assert mos.shape == (42, 42, 1) and np.allclose(mos[:21], 4.0) and np.allclose(mos[21:], 3.0)
     with pytest.raises(ValueError, match="unknown ROI layout"):
         roi_boxes(pts, 12, 128, layout="three_boxes")
+
+
+def test_minmax_normalise_equals_the_channel_last_formula_bit_for_bit():
+    """The fast channel-first reduction gives exactly (x - min) / max(max - min, eps) per sample and channel."""
+    from slswin_lib.features.preprocess import minmax_normalise, to_model_input
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(9, 42, 42, 3)).astype(np.float32) * 3
+    x[2, ..., 1] = 5.0          # a constant channel maps to 0
+    x[4] = 0.0
+    lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
+    expected = ((x - lo) / np.maximum(hi - lo, 1e-8)).astype(np.float32)
+    out = minmax_normalise(x)
+    assert out.dtype == np.float32 and out.shape == x.shape and np.array_equal(out, expected)
+    assert np.array_equal(minmax_normalise(x[3]), expected[3]) and (out[2, ..., 1] == 0).all()
+    model_input = to_model_input(x)
+    assert model_input.flags.c_contiguous and np.array_equal(model_input, expected.transpose(0, 3, 1, 2))

@@ -79,3 +79,18 @@ def test_notebook_names_the_slswin_kernel_and_says_what_it_needs(path):
     assert nb.metadata["kernelspec"]["name"] == "slswin"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and "**Needs:**" in first.source and "**Takes**" in first.source
+
+
+#: the first cell says what the notebook does and points to the README for running it by hand
+FIRST_CELL_MAX_CHARS = 1200
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_short_and_closes_with_what_it_shows(path):
+    nb = nbformat.read(path, as_version=4)
+    first, last = nb.cells[0], nb.cells[-1]
+    assert len(first.source) <= FIRST_CELL_MAX_CHARS, \
+        f"{path.name}: first cell of {len(first.source)} characters (at most {FIRST_CELL_MAX_CHARS}); details go below"
+    assert "README" in first.source, f"{path.name}: the first cell points to the README for running it by hand"
+    assert last.cell_type == "markdown" and last.source.startswith("## What this shows"), \
+        f"{path.name} must end with a markdown cell '## What this shows'"

@@ -1,7 +1,9 @@
-"""Short clips: maxima at a clip's edges, one label per expression, clips too short to spot.
+"""Short clips: maxima at a clip's edges, one label per expression, clips too short to spot, and the
+method ``spot`` chooses by default.
 
-The rules are checked on hand-made score arrays with hand-computed intervals; one small end-to-end
-check spots a 70-frame clip of the smoke benchmark whose macro-expression starts in its first frames.
+The rules are checked on hand-made score arrays with hand-computed intervals; end-to-end checks spot
+clips of the smoke benchmark whose macro-expression starts in their first frames or runs past their end,
+with the default choice (no run: the optical-flow spotter) and with the baseline.
 """
 from __future__ import annotations
 
@@ -108,21 +110,57 @@ def test_clip_too_short_for_one_type_is_a_note_not_an_error():
     plt.close(fig)
 
 
-def test_short_clip_end_to_end(tmp_path):
-    """A 70-frame clip (2.3 s) of the smoke benchmark whose macro-expression starts at its 4th frame."""
+def _clip(key: str, start: int, stop: int):
+    """(ArrayVideo of frames [start, stop) of a smoke video, its events in clip frames)."""
     from slswin_lib.experiment import open_dataset
     from slswin_lib.features.extract import ArrayVideo
 
-    video = open_dataset("smoke")["s02_0507"]
-    start, stop = 170, 240
-    mae = [e for e in video.events if e.type == "mae" and e.offset >= start and e.onset < stop]
-    assert [(e.onset - start, e.offset - start) for e in mae] == [(3, 47)]
-    clip = ArrayVideo("smoke_s02_170_240", list(video.frames(start, stop)), 30.0)
-    table = spot_video(clip, out_dir=tmp_path, profile="smoke", progress=False)
+    video = open_dataset("smoke")[key]
+    events = [(e.type, max(e.onset, start) - start, min(e.offset, stop - 1) - start)
+              for e in video.events if e.offset >= start and e.onset < stop]
+    return ArrayVideo(f"smoke_{key}_{start}_{stop}", list(video.frames(start, stop)), 30.0), events
+
+
+def _iou(a, b) -> float:
+    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
+    return max(inter, 0) / (max(a[1], b[1]) - min(a[0], b[0]) + 1)
+
+
+@pytest.mark.parametrize("key, start, stop, smile", [
+    ("s02_0507", 170, 240, (3, 47)),     # a macro-expression from the clip's 4th frame (70 frames)
+    ("s03_0101", 89, 161, (17, 71)),     # one from frame 17 to the end of a 72-frame clip, like a smile
+])
+def test_the_default_choice_on_a_short_clip(tmp_path, key, start, stop, smile):
+    """Without a run (an empty spotters folder), ``spot`` uses the optical-flow spotter: a MaE interval
+    overlapping the expression, no ME inside it, and intervals.json says why."""
+    clip, events = _clip(key, start, stop)
+    assert events == [("mae", *smile)]
+    table = spot_video(clip, out_dir=tmp_path / "out", spotters=tmp_path, profile="smoke", progress=False)
+    meta = json.loads((tmp_path / "out" / "intervals.json").read_text())
+    assert {e: (d["scorer"], d["sensitivity"]) for e, d in meta["types"].items()} == {
+        "me": ("of_spotter", 1.0), "mae": ("of_spotter", 1.0)}
+    assert meta["types"]["mae"]["choice"]["reason"].startswith(f"no benchmark ranking in {tmp_path}")
+    assert {c["scorer"] for c in meta["types"]["me"]["choice"]["candidates"]} == {"of_spotter", "baseline"}
+    csv = pd.read_csv(tmp_path / "out" / "intervals.csv")
+    assert list(csv.columns) == INTERVAL_COLUMNS and set(csv["scorer"]) <= {"of_spotter"}
+    mae = csv[csv["type"] == "mae"][["pred_onset", "pred_offset"]].to_numpy().tolist()
+    assert any(_iou(m, smile) >= 0.5 for m in mae), mae
+    me = csv[csv["type"] == "me"][["pred_onset", "pred_offset"]].to_numpy().tolist()
+    assert not [m for m in me if m[1] >= smile[0] and m[0] <= smile[1]], me
+    assert len(table) == len(csv) and meta["n_frames"] == stop - start
+
+
+def test_the_baseline_on_a_short_clip(tmp_path):
+    """A 70-frame clip (2.3 s) of the smoke benchmark whose macro-expression starts at its 4th frame,
+    spotted by the baseline (forced)."""
+    clip, events = _clip("s02_0507", 170, 240)
+    assert events == [("mae", 3, 47)]
+    table = spot_video(clip, out_dir=tmp_path, scorer="baseline", spotters=tmp_path, profile="smoke", progress=False)
     meta = json.loads((tmp_path / "intervals.json").read_text())
     assert meta["n_frames"] == 70 and meta["rules"]["edges"] == "include" and not meta["rules"]["keep_overlaps"]
     assert {e: (d["k"], d["t"], d["t_source"], d["scorer"]) for e, d in meta["types"].items()} == {
         "me": (6, 0.6, BASELINE_T_SOURCE, "baseline"), "mae": (18, 0.6, BASELINE_T_SOURCE, "baseline")}
+    assert meta["types"]["me"]["choice"]["reason"] == "forced (--scorer baseline)"
     csv = pd.read_csv(tmp_path / "intervals.csv")
     assert {e: d["n_reported"] for e, d in meta["types"].items()} == {
         e: int((csv["type"] == e).sum()) for e in ("me", "mae")}
@@ -133,5 +171,6 @@ def test_short_clip_end_to_end(tmp_path):
     assert csv[["type", "pred_onset", "pred_offset"]].to_numpy().tolist() == [["mae", 0, 36]]
     assert [(d["type"], d["pred_onset"], d["pred_offset"]) for d in meta["dropped"]] == [("me", 4, 16)]
     # the paper's rules on the same scores: the ME at the onset, no MaE
-    paper = respot(spot_report(clip, profile="smoke", progress=False), edges="paper", keep_overlaps=True)
+    paper = respot(spot_report(clip, scorer="baseline", spotters=tmp_path, profile="smoke", progress=False),
+                   edges="paper", keep_overlaps=True)
     assert paper.table[["type", "pred_onset", "pred_offset"]].to_numpy().tolist() == [["me", 4, 16]]

@@ -19,6 +19,7 @@ import torch
 from slswin_lib.cli import main
 from slswin_lib.deploy import (BASELINE_K, INTERVAL_COLUMNS, SPOTTER_FORMAT, SpotterError, export_spotter,
                                load_spotter, rescale_k, spot_video)
+from slswin_lib.deploy.choice import TRAINING_FREE
 
 CLIP_VIDEO, CLIP_START, CLIP_STOP = "s02_0507", 140, 240
 
@@ -85,9 +86,10 @@ def test_rescale_k_hand_computed():
 def test_baseline_recovers_the_macro_expression(clip, tmp_path, capsys):
     path, gt = clip
     out = tmp_path / "out"
-    assert main(["spot", str(path), "--out", str(out), "--profile", "smoke", "--no-progress"]) == 0
+    assert main(["spot", str(path), "--out", str(out), "--scorer", "baseline", "--spotters", str(tmp_path),
+                 "--profile", "smoke", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "no checkpoint given" in printed and "baseline" in printed and str(out / "intervals.csv") in printed
+    assert "forced (--scorer baseline)" in printed and str(out / "intervals.csv") in printed
     df = pd.read_csv(out / "intervals.csv")
     assert list(df.columns) == INTERVAL_COLUMNS and set(df["scorer"]) == {"baseline"}
     mae = df[df["type"] == "mae"]
@@ -96,6 +98,55 @@ def test_baseline_recovers_the_macro_expression(clip, tmp_path, capsys):
     k = BASELINE_K["mae"]                          # 30 fps: the paper's k unchanged
     assert ((mae["pred_offset"] - mae["pred_onset"]) == 2 * k).all()
     assert (out / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ranking(folder: Path, f1: dict[str, dict[str, float]]) -> None:
+    """A ranking.csv as notebook 05 writes it: scorer -> type -> nested-LOSO F1 (interval +- 0.05)."""
+    rows = [{"method": scorer, "scorer": scorer, "kind": "training-free" if scorer in TRAINING_FREE else "trained",
+             "type": e, "F1": v, "F1 low": v - 0.05, "F1 high": v + 0.05, "matching": "authors",
+             "threshold": "nested LOSO t", "setting": "t", "deploy": None, "profile": "smoke", "written": "now"}
+            for scorer, per_type in f1.items() for e, v in per_type.items()]
+    pd.DataFrame(rows).to_csv(folder / "ranking.csv", index=False)
+
+
+def test_spot_uses_the_last_runs_best_spotter_by_default(spotters, clip, tmp_path, monkeypatch, capsys):
+    """runs/<profile>/spotters (here $SLSWIN_WORK/spotters) holds the exported spotters and the ranking:
+    ``spot VIDEO`` with no option takes, per type, the best nested-LOSO F1, never a trained spotter below
+    the baseline."""
+    import json
+    import shutil
+
+    from slswin_lib.config import get_profile
+    from slswin_lib.deploy import spotter_path, spotters_dir
+
+    path, _ = clip
+    monkeypatch.setenv("SLSWIN_WORK", str(tmp_path / "work"))
+    folder = spotters_dir("smoke")
+    assert folder == tmp_path / "work" / "spotters"
+    model = get_profile("smoke").model.name
+    for e, (ckpt, _) in spotters.items():
+        spotter_path(folder, model, e).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ckpt, spotter_path(folder, model, e))
+    # MaE: the model is best; ME: the model is below the baseline, the optical-flow spotter best
+    _ranking(folder, {model: {"mae": 0.6, "me": 0.10}, "baseline": {"mae": 0.3, "me": 0.12},
+                      "of_spotter": {"mae": 0.5, "me": 0.20}})
+    out = tmp_path / "out"
+    assert main(["spot", str(path), "--out", str(out), "--no-progress"]) == 0
+    meta = json.loads((out / "intervals.json").read_text())
+    assert {e: d["scorer"] for e, d in meta["types"].items()} == {"me": "of_spotter", "mae": model}
+    reason = meta["types"]["me"]["choice"]["reason"]
+    assert reason.startswith("the best nested-LOSO ME F1 on the benchmark (of_spotter: 0.200 [0.150, 0.250]")
+    assert f"below the training-free baseline and never the default: {model} 0.100" in reason
+    assert meta["types"]["mae"]["choice"]["checkpoint"] == str(spotter_path(folder, model, "mae"))
+    printed = capsys.readouterr().out
+    assert f"MAE: {model} - the best nested-LOSO MAE F1" in printed
+    # a forced scorer, and one that does not exist
+    assert main(["spot", str(path), "--out", str(out), "--scorer", "mae=baseline", "--no-progress"]) == 0
+    meta = json.loads((out / "intervals.json").read_text())
+    assert {e: d["scorer"] for e, d in meta["types"].items()} == {"me": "of_spotter", "mae": "baseline"}
+    assert main(["spot", str(path), "--out", str(out), "--scorer", "softnet", "--no-progress"]) == 2
+    assert "--scorer 'softnet' is not available for ME; choose one of ['of_spotter', 'baseline', " \
+           f"'{model}']" in capsys.readouterr().err
 
 
 def test_exported_checkpoints_carry_every_setting(spotters):

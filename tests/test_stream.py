@@ -1,4 +1,5 @@
 """Streamed training samples: equal to the training arrays, through fit and train_fold; bad feature files."""
+import dataclasses
 import pickle
 
 import numpy as np
@@ -69,6 +70,35 @@ def test_batch_loader_with_workers_gives_the_same_batches():
         torch.testing.assert_close(xa, xb, rtol=0, atol=0)
         torch.testing.assert_close(ya, yb, rtol=0, atol=0)
         assert xa.shape == (len(idx), 3, 8, 8) and ya.shape == (len(idx), 1)
+
+
+def test_fit_with_loader_workers_equals_fit_without(tmp_path, one_torch_thread):
+    """The loader draws its workers' seeds from a generator of its own, so the run's drop-path draws
+    (torch's global generator) and with them the weights are those of a run without workers (a loader
+    seeded from the global generator gave other weights)."""
+    feats, labels = _videos(side=42)
+    cfg = TrainConfig(epochs=2, batch_size=12, seed=0, device="cpu", max_train_samples=24, loader_workers=0)
+    runs = []
+    for workers in (0, 2):
+        s = training_samples(feats, labels, cfg, augment=True, signed_u=False, rng=np.random.default_rng(0))
+        runs.append(fit(MODEL, s, s.y, dataclasses.replace(cfg, loader_workers=workers),
+                        checkpoint=tmp_path / f"w{workers}.pt", progress=False))
+    (plain, h_plain), (loaded, h_loaded) = runs
+    assert len(h_plain.step_loss) == 2 * 5 and h_loaded.step_loss == h_plain.step_loss
+    for (n, a), (_, b) in zip(plain.state_dict().items(), loaded.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=n, rtol=0, atol=0)
+
+
+def test_batch_loader_takes_batches_from_a_generator():
+    """fit hands the loader one generator of a whole run's batches (drawn as the loader goes)."""
+    feats, labels = _videos()
+    s = training_samples(feats, labels, TrainConfig(), augment=False, signed_u=False, rng=np.random.default_rng(0))
+    for workers in (0, 1):
+        got = list(batch_loader(s, (np.arange(b, b + 4) for b in range(3)), workers=workers))
+        assert [tuple(x.shape) for x, _ in got] == [(4, 3, 8, 8)] * 3
+        for b, (x, y) in enumerate(got):
+            torch.testing.assert_close(x, torch.from_numpy(s.batch(np.arange(b, b + 4))), rtol=0, atol=0)
+            torch.testing.assert_close(y.view(-1), torch.from_numpy(s.y[b:b + 4]), rtol=0, atol=0)
 
 
 def test_pickled_samples_reopen_their_files_instead_of_copying_them(tmp_path):

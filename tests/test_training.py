@@ -1,4 +1,4 @@
-"""Labels, training arrays, the training loop (resume, NaN) and the LOSO protocol."""
+"""Labels, training arrays, the training loop (resume, NaN, device, autocast) and the LOSO protocol."""
 import dataclasses
 import os
 import signal
@@ -16,7 +16,8 @@ from slswin_lib.config import TrainConfig, get_profile
 from slswin_lib.training.labels import make_labels, original_labels, pseudo_labels
 from slswin_lib.experiment import ExpressionSet, VideoInfo, baseline, local_cluster, loso, megc2022
 from slswin_lib.training.samples import augment_positives, downsample_negatives, training_arrays
-from slswin_lib.training.trainer import TrainingError, fit, load_checkpoint, plan_stages
+from slswin_lib.training.trainer import (DeviceError, TrainingError, fit, load_checkpoint, plan_stages, predict,
+                                        select_device)
 
 MODEL = "sl_swin_tiny_patch6_window7_42"
 #: a paper-recipe config for the toy runs below (epochs, batch and lr set per test)
@@ -392,3 +393,34 @@ def test_a_run_with_other_runtime_settings_is_found_with_its_t(tmp_path, monkeyp
     other = p.replace(features={"abs_uv": not p.features.abs_uv})
     assert find_loso_run(other, es) is None
     assert deploy_t(es, other)[1].startswith("profile smoke (no full LOSO")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_a_missing_cuda_device_is_refused_with_what_torch_sees(tmp_path):
+    x, y = _toy()
+    with pytest.raises(DeviceError, match=r"device 'cuda' was asked for, but torch .* no CUDA|build without CUDA"):
+        select_device("cuda")
+    with pytest.raises(DeviceError, match="use device 'cpu'"):
+        fit(MODEL, x, y, dataclasses.replace(PAPER, device="cuda"), checkpoint=tmp_path / "c.pt", progress=False)
+    assert not (tmp_path / "c.pt").exists()
+    with pytest.raises(DeviceError, match="'gpu' is not a torch device"):
+        select_device("gpu")
+    assert select_device("auto") == torch.device("cpu") and select_device("cpu") == torch.device("cpu")
+
+
+def test_autocast_trains_in_bfloat16_under_the_same_run_identity(tmp_path):
+    x, y = _toy()
+    cfg = dataclasses.replace(PAPER, epochs=2)
+    plain, h_plain = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "f32.pt", progress=False, model_kwargs=TINY)
+    amp, h_amp = fit(MODEL, x, y, dataclasses.replace(cfg, autocast=True), checkpoint=tmp_path / "bf16.pt",
+                     progress=False, model_kwargs=TINY)
+    # the same recipe (runtime-only setting), computed in bfloat16: close to float32, not equal
+    assert load_checkpoint(tmp_path / "f32.pt")["fingerprint"] == load_checkpoint(tmp_path / "bf16.pt")["fingerprint"]
+    assert len(h_amp.step_loss) == 4 and np.all(np.isfinite(h_amp.step_loss))
+    assert h_amp.step_loss != h_plain.step_loss
+    np.testing.assert_allclose(h_amp.step_loss, h_plain.step_loss, rtol=0.05)
+    assert all(p.dtype == torch.float32 for p in amp.parameters())
+    scores = predict(plain, x, batch_size=10)
+    bf16 = predict(plain, x, batch_size=10, autocast=True)
+    assert bf16.dtype == np.float64 and not np.array_equal(bf16, scores)
+    np.testing.assert_allclose(bf16, scores, atol=0.05)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_json, cache_dir, save_npz_atomic, work_dir
+from ..timing import RENDERING, timed
 from .base import Event, Video
 
 __all__ = [
@@ -448,6 +449,7 @@ def count_events(cfg) -> dict[str, int]:
     return out
 
 
+@timed(RENDERING)
 def build_synthetic(cfg, out: Path) -> dict[str, Any]:
     """Write a complete synthetic set for ``cfg`` (:class:`DataConfig`) into the empty folder ``out``;
     the videos are rendered by ``cfg.workers`` processes (0: one per core)."""

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 
 from ..config import KNOWN_FPS, RUNTIME_ONLY, FeatureConfig, Profile, run_digest
 
@@ -89,16 +88,14 @@ def deploy_t(es, p: Profile) -> tuple[float, str]:
     held-out scores (``profile.spot.mode`` matching; ties: the smallest t). Otherwise the profile's t.
     """
     from ..experiment import find_loso_run
-    from ..scores import load_score_set, t_sweep
+    from ..scores import load_score_set
+    from .choice import best_t
 
     run = find_loso_run(p, es)
     if run is None:
         return float(p.spot.t), f"profile {p.name} (no full LOSO score set of {p.model.name} {es.expression} found)"
-    scores = load_score_set(run / "scores.npz", run / "videos.csv", run / "gt.csv")
-    sweep = t_sweep(scores, p.spot.t_grid, p.spot.mode)
-    best = sweep.iloc[int(np.argmax(sweep["F1"].to_numpy()))]
-    return float(best["t"]), (f"LOSO t: best F1 ({best['F1']:.4f}, {p.spot.mode} matching) over the held-out "
-                              f"scores of {run}")
+    t, f1 = best_t(load_score_set(run / "scores.npz", run / "videos.csv", run / "gt.csv"), p.spot)
+    return t, f"LOSO t: best F1 ({f1:.4f}, {p.spot.mode} matching) over the held-out scores of {run}"
 
 
 def export_spotter(es, profile: Profile, *, t: float | None = None,
@@ -116,7 +113,9 @@ def export_spotter(es, profile: Profile, *, t: float | None = None,
             ``spot`` settings are used; its features must be the ones ``es`` was extracted with.
         t: threshold factor; default :func:`deploy_t` (LOSO-selected if a LOSO score set exists, else
             the profile's t). ``meta["t_source"]`` records which.
-        out: the checkpoint file (``*.pt``) or its folder; default the run folder.
+        out: the checkpoint file (``*.pt``) or its folder; default the run's stable spotters folder,
+            ``runs/<profile>/spotters/<model name>/spotter_<expression>.pt``
+            (:func:`slswin_lib.deploy.choice.spotter_path`), where ``spot`` finds it.
         fps: frame rate of the training videos; default the data set's (``profile.data.fps`` for the
             synthetic benchmark, :data:`KNOWN_FPS` for the licensed sets).
 
@@ -174,7 +173,11 @@ def export_spotter(es, profile: Profile, *, t: float | None = None,
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "export_seconds": time.perf_counter() - t0,
     }
     meta = json.loads(json.dumps(meta))  # plain types only: loadable with torch.load(weights_only=True)
-    target = Path(out) if out is not None else model_dir.parent
+    if out is None:
+        from .choice import spotter_path, spotters_dir
+
+        out = spotter_path(spotters_dir(p.name), model_name, expression)
+    target = Path(out)
     if target.suffix != ".pt":
         target = target / f"spotter_{expression}.pt"
     with atomic_path(target) as tmp:

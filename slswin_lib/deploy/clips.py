@@ -120,7 +120,8 @@ def cut_clips(ds, *, per_placement: int = 4, seed: int = 0) -> list[Clip]:
 
 
 def short_clip_table(ds, profile: str | Profile = "quick", *, me: str | os.PathLike | None = None,
-                     mae: str | os.PathLike | None = None, per_placement: int = 4, seed: int = 0,
+                     mae: str | os.PathLike | None = None, scorer: str | dict[str, str] | None = None,
+                     spotters: str | os.PathLike | None = None, per_placement: int = 4, seed: int = 0,
                      mode: str = "megc", progress: bool = False) -> pd.DataFrame:
     """Recall, precision and F1 of :func:`spot_report` on short clips, with and without the short-clip rules.
 
@@ -131,9 +132,11 @@ def short_clip_table(ds, profile: str | Profile = "quick", *, me: str | os.PathL
 
     Args:
         ds: the data set to cut from (e.g. ``experiment.open_dataset("quick")``).
-        profile: feature settings of the baseline scorer (used when no checkpoint is given).
-        me, mae: spotter checkpoints (:func:`~slswin_lib.deploy.export_spotter`); without both, both
-            types are scored by the training-free baseline.
+        profile: feature settings of the training-free scorers.
+        me, mae: spotter checkpoints (:func:`~slswin_lib.deploy.export_spotter`); when given, only their
+            types are spotted, with them.
+        scorer, spotters: without checkpoints, each type's scorer is :func:`spot_report`'s choice from the
+            spotters folder ``spotters`` (default the last run's; ``scorer`` forces one).
         per_placement, seed: see :func:`cut_clips`.
         mode: ``"megc"`` or ``"authors"`` matching.
 
@@ -154,10 +157,11 @@ def short_clip_table(ds, profile: str | Profile = "quick", *, me: str | os.PathL
         raise ValueError("no clip could be cut from the data set: its videos are shorter than "
                          f"{CLIP_SECONDS[0]} s or hold no events")
     counts: dict[tuple[str, str, str], Counts] = {}
-    scorer: dict[str, str] = {}
+    who: dict[str, str] = {}
     for clip in clips:
-        report = spot_report(clip.video, me=me, mae=mae, profile=profile, progress=progress)
-        scorer.update({e: ts.who for e, ts in report.types.items()})
+        report = spot_report(clip.video, me=me, mae=mae, scorer=scorer, spotters=spotters, profile=profile,
+                             progress=progress)
+        who.update({e: ts.who for e, ts in report.types.items()})
         for name, (edges, keep) in CLIP_SETTINGS.items():
             table = respot(report, edges=edges, keep_overlaps=keep).table
             for e in report.types:
@@ -168,15 +172,15 @@ def short_clip_table(ds, profile: str | Profile = "quick", *, me: str | os.PathL
                     counts[key] = counts.get(key, Counts()) + c
     rows = []
     for name, (edges, keep) in CLIP_SETTINGS.items():
-        for e in [*scorer, "overall"]:
-            types = list(scorer) if e == "overall" else [e]
+        for e in [*who, "overall"]:
+            types = list(who) if e == "overall" else [e]
 
             def pooled(placement: str) -> Counts:
                 return sum((counts.get((name, x, placement), Counts()) for x in types), Counts())
 
             total = pooled("all")
             row = {"setting": name, "edges": edges, "keep_overlaps": keep, "type": e,
-                   "scorer": ", ".join(sorted({scorer[x] for x in types})), "clips": len(clips),
+                   "scorer": ", ".join(sorted({who[x] for x in types})), "clips": len(clips),
                    "TP": total.tp, "FP": total.fp, "FN": total.fn, "precision": total.precision,
                    "recall": total.recall, "F1": total.f1}
             row.update({f"recall {p}": pooled(p).recall for p in PLACEMENTS})

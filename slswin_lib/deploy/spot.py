@@ -1,11 +1,14 @@
-"""Spot expressions in any video file or frame folder, with exported spotters or the baseline.
+"""Spot expressions in any video file or frame folder, with the best method a run has for each type.
 
-:func:`spot_video` reads a video, spots ME and/or MaE intervals with checkpoints written by
-:func:`slswin_lib.deploy.export_spotter` (k rescaled to the video's frame rate,
-:func:`~slswin_lib.deploy.rescale_k`) and writes ``intervals.csv`` and a plot; without any
-checkpoint it falls back to the training-free baseline scorer (mean ROI optical-flow magnitude)
-and says so. :func:`spot_report` does the same without writing (:func:`respot` spots its scores
-again under other rules); :func:`apex_montage` shows the frames at the spotted apexes.
+:func:`spot_video` reads a video and spots ME and MaE intervals, each type with the method
+:func:`slswin_lib.deploy.choice.choose` picks: among the training-free methods
+(:mod:`slswin_lib.trainfree`: the optical-flow spotter, the ROI flow-magnitude baseline) and the spotters
+of the last run (:func:`slswin_lib.deploy.export_spotter`, in ``runs/<profile>/spotters/<model>/``), the one
+with the best nested-LOSO F1 of that type on the benchmark; ``scorer="NAME"`` forces one, and given
+checkpoint files (``me=``, ``mae=``) spot only their types. A trained spotter's k is rescaled to the video's
+frame rate (:func:`~slswin_lib.deploy.rescale_k`). It writes ``intervals.csv`` and a plot;
+:func:`spot_report` does the same without writing (:func:`respot` spots its scores again under other
+rules); :func:`apex_montage` shows the frames at the spotted apexes.
 
 **Rules for a user's own clip** (not the MEGC evaluation, which keeps the paper's rules):
 
@@ -14,18 +17,21 @@ again under other rules); :func:`apex_montage` shows the frames at the spotted a
   paper's peak finding cannot report it, so on a clip of a few seconds an expression right at the
   start or end would be lost. A clip too short for the smoothing window (fewer than ``3k`` frames:
   ``n_frames - k`` scores < ``2k``) is not an error: that type spots nothing, says why
-  (``TypeSpotting.note``) and its plot shows the per-frame scores.
+  (``TypeSpotting.note``) and its plot shows the per-frame scores. The optical-flow spotter finds
+  intervals directly (no smoothing, no edge rule); a clip shorter than its shortest window (2 s) gets
+  the same kind of note.
 * *One label per expression* (``keep_overlaps=False``): a spotted ME interval of which at least
   :data:`OVERLAP_COVERAGE` of the frames lie inside one spotted MaE interval of the same clip
   (:func:`slswin_lib.spotting.covered_by`; this includes every pair with IoU >= that bound) is dropped
   and only the MaE is reported; the ME and MaE spotters run independently, so a broad expression
   otherwise often gets both labels. ``keep_overlaps=True`` keeps both (the raw per-type output).
 
-``intervals.csv`` comes with ``intervals.json``: the rules applied, each type's scorer, k, t and where
-t came from, the threshold, notes and the dropped ME intervals.
+``intervals.csv`` comes with ``intervals.json``: the rules applied, each type's scorer, why it was chosen
+(the candidates and their F1), its k and t (or sensitivity) and where they came from, the threshold,
+notes and the dropped ME intervals.
 
 >>> from slswin_lib.deploy import spot_video                   # doctest: +SKIP
->>> spot_video("me.mp4", me="spotter_me.pt", mae="spotter_mae.pt", out_dir="out")  # doctest: +SKIP
+>>> spot_video("me.mp4", out_dir="out")                        # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -40,16 +46,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import BASELINE_FPS, BASELINE_K, BASELINE_T, FeatureConfig, Profile, resolve_profile
+from ..config import BASELINE_FPS, BASELINE_K, BASELINE_T, OF_SPOT, FeatureConfig, Profile, resolve_profile
+from ..trainfree.baseline import BASELINE_NAME, BASELINE_SCORER, BASELINE_T_SOURCE, baseline_k, flow_magnitude_scores
 from .checkpoint import EXPRESSION_TYPES, SpotterError, load_spotter, rescale_k
+from .choice import Choice, choose, last_run_spotters, read_ranking
 
 __all__ = ["BASELINE_K", "BASELINE_FPS", "BASELINE_T", "BASELINE_SCORER", "BASELINE_T_SOURCE", "INTERVAL_COLUMNS",
            "OVERLAP_COVERAGE", "TypeSpotting", "VideoSpotting", "rules_text", "summary_lines", "spot_report", "respot",
            "spot_video", "plot_video_spotting", "apex_montage"]
 
-#: the training-free baseline's settings (BASELINE_K, BASELINE_FPS, BASELINE_T) are in slswin_lib.config
-BASELINE_SCORER = "baseline (mean ROI flow magnitude, training-free)"
-BASELINE_T_SOURCE = f"the baseline's fixed t (the paper's {BASELINE_T:.2f}, Section 2.5)"
+#: the scorer kinds of :class:`TypeSpotting`: a trained model, the two training-free methods
+SCORER_KINDS = ("model", BASELINE_NAME, "of_spotter")
 #: one label per expression: an ME interval with at least this fraction of its frames inside one MaE
 #: interval of the same clip is dropped (module docs)
 OVERLAP_COVERAGE = 0.5
@@ -66,16 +73,21 @@ class TypeSpotting:
 
     Attributes:
         expression: ``"me"`` or ``"mae"``.
-        scorer: ``"model"`` or ``"baseline"``; ``description`` says which model / checkpoint.
+        scorer: ``"model"``, ``"baseline"`` or ``"of_spotter"`` (:data:`SCORER_KINDS`); ``description`` says
+            which model / checkpoint or method.
         k: the k used on this video (rescaled, see the module docs); ``k_train``, ``fps_train``: the
-            checkpoint's (for the baseline: the paper's CAS(ME)^2 k at 30 fps).
-        t: threshold factor; ``t_source`` where it came from (the checkpoint's record, or the
-            baseline's fixed value).
-        scores: ``(max(n_frames - k, 0),)`` per-sample scores.
+            checkpoint's (for the baseline: the paper's CAS(ME)^2 k at 30 fps; the optical-flow spotter has
+            no k: 0).
+        t: threshold factor (NaN for the optical-flow spotter); ``t_source`` where it (or the optical-flow
+            spotter's sensitivity) came from.
+        scores: per-sample scores (``(max(n_frames - k, 0),)``; the optical-flow spotter: its per-frame
+            motion curve, px).
         result: the :class:`~slswin_lib.spotting.SpotResult`; None when the clip is too short to spot
             this type (``note`` says why).
-        meta: the checkpoint's settings (empty for the baseline).
+        meta: the checkpoint's settings (empty for a training-free scorer).
         note: why nothing could be spotted ("" otherwise).
+        choice: why this scorer (:meth:`slswin_lib.deploy.choice.Choice.as_dict`).
+        sensitivity: the optical-flow spotter's sensitivity (None for the others).
     """
 
     expression: str
@@ -90,11 +102,20 @@ class TypeSpotting:
     result: Any
     meta: dict = field(default_factory=dict)
     note: str = ""
+    choice: dict = field(default_factory=dict)
+    sensitivity: float | None = None
 
     @property
     def who(self) -> str:
-        """Short scorer name (the ``scorer`` column): ``baseline`` or the model name."""
-        return "baseline" if self.scorer == "baseline" else self.meta["model_name"]
+        """Short scorer name (the ``scorer`` column): ``baseline``, ``of_spotter`` or the model name."""
+        return self.meta["model_name"] if self.scorer == "model" else self.scorer
+
+    @property
+    def setting(self) -> str:
+        """The scorer's setting in words (``"k = 18, t = 0.60"``, ``"sensitivity 1.00"``)."""
+        if self.scorer == "of_spotter":
+            return f"sensitivity {self.sensitivity:.2f}"
+        return f"k = {self.k}, t = {self.t:.2f}"
 
 
 @dataclass
@@ -162,8 +183,76 @@ def _too_short(e: str, n_frames: int, k: int, fps: float) -> str:
             "nothing is spotted and the plot shows the per-frame scores only")
 
 
+def _choices(me, mae, scorer, spotters) -> dict[str, Choice]:
+    """Each type's scorer: the given checkpoints (only their types), else :func:`choose` per type."""
+    given = {e: c for e, c in (("me", me), ("mae", mae)) if c is not None}
+    if given:
+        return {e: Choice(e, "model", Path(c), None, f"given ({'--' + e + '-checkpoint'} {c})") for e, c in given.items()}
+    forced = scorer if isinstance(scorer, dict) else {e: scorer for e in EXPRESSION_TYPES}
+    unknown = sorted(set(forced) - set(EXPRESSION_TYPES))
+    if unknown:
+        raise ValueError(f"scorer given for unknown type(s) {unknown}; use 'me' and 'mae'")
+    folder = last_run_spotters() if spotters is None else Path(spotters)
+    if spotters is not None and not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such spotters folder (runs/<profile>/spotters, written by notebooks 05 "
+                                "and 11)")
+    return {e: choose(e, folder, forced.get(e)) for e in EXPRESSION_TYPES}
+
+
+def _model_type(e: str, c: Choice, video, vfps: float, n_frames: int, progress: bool) -> TypeSpotting:
+    from ..features.preprocess import to_model_input
+    from ..training.trainer import predict
+
+    model, meta = load_spotter(c.checkpoint)
+    if meta["expression"] != e:
+        raise SpotterError(f"{c.checkpoint}: a {meta['expression'].upper()} spotter given as the "
+                           f"{e.upper()} checkpoint; swap the two")
+    k = rescale_k(meta["k"], vfps, meta["fps"])
+    scores = np.empty(0)
+    if n_frames > k:
+        feats = _features(video, k, meta["feature_config"], progress)
+        if feats.shape[1] != meta["input_size"]:
+            raise SpotterError(f"{c.checkpoint}: the model takes {meta['input_size']} px inputs but its feature "
+                               f"settings give {feats.shape[1]} px; re-export the checkpoint")
+        scores = predict(model, to_model_input(feats))
+    desc = f"{meta['model_name']} ({Path(c.checkpoint).name}, trained on {meta['training']['dataset']})"
+    return TypeSpotting(e, "model", desc, k, int(meta["k"]), float(meta["fps"]), float(meta["t"]),
+                        str(meta.get("t_source") or "the checkpoint (no source recorded)"),
+                        np.asarray(scores, dtype=np.float64).reshape(-1), None, meta, choice=c.as_dict())
+
+
+def _baseline_type(e: str, c: Choice, video, vfps: float, n_frames: int, feature_cfg, progress: bool) -> TypeSpotting:
+    k = baseline_k(e, vfps)
+    scores = flow_magnitude_scores(_features(video, k, feature_cfg, progress)) if n_frames > k else np.empty(0)
+    t, source = (BASELINE_T, BASELINE_T_SOURCE) if c.deploy is None else (
+        c.deploy, f"the benchmark ranking ({c.folder}): t chosen on every subject's scores")
+    return TypeSpotting(e, BASELINE_NAME, BASELINE_SCORER, k, BASELINE_K[e], BASELINE_FPS, float(t), source, scores,
+                        None, choice=c.as_dict())
+
+
+def _of_type(e: str, c: Choice, analysis, vid: str) -> TypeSpotting:
+    """The optical-flow spotter's intervals of type ``e`` (``analysis``: an OFAnalysis, or the OFError that
+    refused the clip)."""
+    from ..spotting import SpotResult
+    from ..trainfree.ofspot import OF_DESCRIPTION, OFError
+
+    sensitivity = OF_SPOT.sensitivity if c.deploy is None else c.deploy
+    source = ("the source's thresholds" if c.deploy is None else
+              f"the benchmark ranking ({c.folder}): sensitivity chosen on every subject")
+    if isinstance(analysis, OFError):
+        return TypeSpotting(e, "of_spotter", OF_DESCRIPTION, 0, 0, OF_SPOT.source_fps, float("nan"), source,
+                            np.empty(0), None, note=f"{e.upper()}: {analysis}", choice=c.as_dict(),
+                            sensitivity=sensitivity)
+    r = analysis.spot(sensitivity)
+    keep = r.types == e
+    result = SpotResult(r.motion, float("nan"), r.apexes[keep], r.apexes[keep], r.intervals[keep], r.heights[keep], 0)
+    return TypeSpotting(e, "of_spotter", OF_DESCRIPTION, 0, 0, OF_SPOT.source_fps, float("nan"), source, r.motion,
+                        result, {"stats": r.stats}, choice=c.as_dict(), sensitivity=sensitivity)
+
+
 def spot_report(video_or_path, *, me: str | os.PathLike | None = None, mae: str | os.PathLike | None = None,
-                fps: float | None = None, profile: str | Profile = "quick", progress: bool = True,
+                scorer: str | dict[str, str] | None = None, spotters: str | os.PathLike | None = None,
+                fps: float | None = None, profile: str | Profile | None = None, progress: bool = True,
                 edges: str = "include", keep_overlaps: bool = False) -> VideoSpotting:
     """Score and spot one video (no files written); see :func:`spot_video`.
 
@@ -171,42 +260,31 @@ def spot_report(video_or_path, *, me: str | os.PathLike | None = None, mae: str 
         edges, keep_overlaps: the rules for a user's clip (module docs); ``edges="paper",
             keep_overlaps=True`` is the paper's per-type spotting.
     """
-    from ..features.preprocess import to_model_input
-    from ..training.trainer import predict
+    from ..io import cache_dir
+    from ..trainfree.ofspot import OFTooShort, analyse_track, cached_track
 
     video, vfps, vid, path = _open_video(video_or_path, fps)
     n_frames = int(video.n_frames)
-    checkpoints = {e: c for e, c in (("me", me), ("mae", mae)) if c is not None}
+    choices = _choices(me, mae, scorer, spotters)
+    if profile is None:
+        ranking = read_ranking(next((c.folder for c in choices.values() if c.folder), None))
+        profile = str(ranking["profile"].iloc[0]) if ranking is not None and len(ranking) else "quick"
+    feature_cfg = resolve_profile(profile).features
+    analysis = None
     types: dict[str, TypeSpotting] = {}
-    if checkpoints:
-        for e, ckpt in checkpoints.items():
-            model, meta = load_spotter(ckpt)
-            if meta["expression"] != e:
-                raise SpotterError(f"{ckpt}: a {meta['expression'].upper()} spotter given as the "
-                                   f"{e.upper()} checkpoint; swap the two")
-            k = rescale_k(meta["k"], vfps, meta["fps"])
-            scores = np.empty(0)
-            if n_frames > k:
-                feats = _features(video, k, meta["feature_config"], progress)
-                if feats.shape[1] != meta["input_size"]:
-                    raise SpotterError(f"{ckpt}: the model takes {meta['input_size']} px inputs but its feature "
-                                       f"settings give {feats.shape[1]} px; re-export the checkpoint")
-                scores = predict(model, to_model_input(feats))
-            desc = f"{meta['model_name']} ({Path(ckpt).name}, trained on {meta['training']['dataset']})"
-            types[e] = TypeSpotting(e, "model", desc, k, int(meta["k"]), float(meta["fps"]), float(meta["t"]),
-                                    str(meta.get("t_source") or "the checkpoint (no source recorded)"),
-                                    np.asarray(scores, dtype=np.float64).reshape(-1), None, meta)
-    else:
-        from ..features.preprocess import roi_flow_magnitude
-
-        feature_cfg = resolve_profile(profile).features
-        for e in EXPRESSION_TYPES:
-            k = rescale_k(BASELINE_K[e], vfps, BASELINE_FPS)
-            scores = np.empty(0)
-            if n_frames > k:
-                scores = roi_flow_magnitude(_features(video, k, feature_cfg, progress))
-            types[e] = TypeSpotting(e, "baseline", BASELINE_SCORER, k, BASELINE_K[e], BASELINE_FPS, BASELINE_T,
-                                    BASELINE_T_SOURCE, np.asarray(scores, dtype=np.float64), None)
+    for e, c in choices.items():
+        if c.checkpoint is not None:
+            types[e] = _model_type(e, c, video, vfps, n_frames, progress)
+        elif c.scorer == BASELINE_NAME:
+            types[e] = _baseline_type(e, c, video, vfps, n_frames, feature_cfg, progress)
+        else:
+            if analysis is None:
+                track = cached_track(video, feature_cfg, cache_root=cache_dir("features"), progress=progress)
+                try:
+                    analysis = analyse_track(track, vfps, key=vid, progress=progress)
+                except OFTooShort as err:             # a note, like a clip too short for a k
+                    analysis = err
+            types[e] = _of_type(e, c, analysis, vid)
     report = VideoSpotting(vid, path, vfps, n_frames, types, pd.DataFrame(columns=INTERVAL_COLUMNS))
     return respot(report, edges=edges, keep_overlaps=keep_overlaps)
 
@@ -234,6 +312,9 @@ def respot(report: VideoSpotting, *, edges: str = "include", keep_overlaps: bool
     check_choice("edges", edges, EDGE_RULES)
     types = {}
     for e, ts in report.types.items():
+        if ts.scorer == "of_spotter":     # intervals found directly: no smoothing, no edge rule
+            types[e] = ts
+            continue
         note = _too_short(e, report.n_frames, ts.k, report.fps)
         result = None if note else spot(ts.scores, ts.k, ts.t, video=report.vid, edges=edges)
         types[e] = dataclasses.replace(ts, result=result, note=note)
@@ -268,31 +349,63 @@ def _describe(report: VideoSpotting) -> dict[str, Any]:
         "vid": report.vid, "path": report.path, "fps": report.fps, "n_frames": report.n_frames,
         "rules": {"edges": report.edges, "keep_overlaps": report.keep_overlaps,
                   "overlap_coverage": OVERLAP_COVERAGE, "text": rules_text(report)},
-        "types": {e: {"scorer": ts.who, "description": ts.description, "k": ts.k, "k_train": ts.k_train,
-                      "fps_train": ts.fps_train, "t": ts.t, "t_source": ts.t_source,
-                      "threshold": None if ts.result is None else float(ts.result.threshold),
-                      "n_reported": int((report.table["type"] == e).sum()), "note": ts.note}
-                  for e, ts in report.types.items()},
+        "types": {e: _describe_type(report, e, ts) for e, ts in report.types.items()},
         "dropped": report.dropped.to_dict(orient="records"),
-        "columns": "frames 0-based, inclusive; apex the interval's centre; score the smoothed score there",
+        "columns": "frames 0-based, inclusive; apex: the interval's centre (optical-flow spotter: its frame of "
+                   "largest motion); score: the smoothed score there (optical-flow spotter: the motion, px)",
     }
 
 
+def _describe_type(report: VideoSpotting, e: str, ts: TypeSpotting) -> dict[str, Any]:
+    """One type's entry of ``intervals.json``: its scorer, why it was chosen, its settings and where they came from."""
+    out = {"scorer": ts.who, "description": ts.description, "choice": ts.choice,
+           "n_reported": int((report.table["type"] == e).sum()), "note": ts.note}
+    if ts.scorer == "of_spotter":
+        return {**out, "sensitivity": ts.sensitivity, "sensitivity_source": ts.t_source,
+                "stats": ts.meta.get("stats", {})}
+    return {**out, "k": ts.k, "k_train": ts.k_train, "fps_train": ts.fps_train, "t": ts.t, "t_source": ts.t_source,
+            "threshold": None if ts.result is None else float(ts.result.threshold)}
+
+
 def summary_lines(report: VideoSpotting) -> list[str]:
-    """Per type: scorer, k (and the checkpoint's k and fps it came from), t and where t came from; the rules."""
+    """Per type: scorer, k (and the checkpoint's k and fps it came from), t and where t came from (the
+    optical-flow spotter: its sensitivity), why the scorer was chosen; the rules."""
     lines = []
     for e, ts in report.types.items():
-        lines.append(f"{e.upper()}: {ts.description}; k = {ts.k} ({ts.k_train} at {ts.fps_train:g} fps, rescaled "
-                     f"to {report.fps:g} fps); t = {ts.t:.2f} from {ts.t_source}")
+        if ts.scorer == "of_spotter":
+            lines.append(f"{e.upper()}: {ts.description}; sensitivity {ts.sensitivity:.2f} from {ts.t_source}")
+        else:
+            lines.append(f"{e.upper()}: {ts.description}; k = {ts.k} ({ts.k_train} at {ts.fps_train:g} fps, rescaled "
+                         f"to {report.fps:g} fps); t = {ts.t:.2f} from {ts.t_source}")
+        if ts.choice.get("reason"):
+            lines.append(f"  chosen: {ts.choice['reason']}")
     lines.append(f"rules: {rules_text(report)}")
     return lines
 
 
-def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
-    """One panel per expression type (scores, smoothed curve, threshold, spotted intervals).
+def _plot_of(ax, ts: TypeSpotting, fps: float, title: str) -> None:
+    """The optical-flow spotter's panel: its motion curve, the spotted intervals and their apexes."""
+    r = ts.result
+    ax.plot(np.arange(len(r.smoothed)), r.smoothed, color="tab:blue", lw=1.0,
+            label="largest ROI motion above its window minimum")
+    for i, (on, off) in enumerate(r.intervals):
+        ax.axvspan(on, off, ymin=0.0, ymax=0.08, color="tab:orange", alpha=0.9, label="spotted interval" if i == 0 else None)
+        ax.axvline(r.apexes[i], color="tab:orange", lw=0.8, alpha=0.6)
+    ax.set_xlim(0, max(len(r.smoothed) - 1, 1))
+    ax.set_xlabel("frame")
+    ax.set_ylabel("motion (px of the face crop)")
+    ax.set_title(title, fontsize=10)
+    sec = ax.secondary_xaxis("top", functions=(lambda f: f / fps, lambda x: x * fps))
+    sec.set_xlabel("seconds")
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
 
-    Each panel's title names the scorer, k and t; the footer says where each t came from and which
-    rules were applied. ME intervals dropped by the one-label rule are drawn hatched; a type the clip
+
+def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
+    """One panel per expression type (scores, smoothed curve, threshold, spotted intervals; the optical-flow
+    spotter: its motion curve and intervals).
+
+    Each panel's title names the scorer and its setting (k and t, or sensitivity); the footer says where
+    each came from and which rules were applied. ME intervals dropped by the one-label rule are drawn hatched; a type the clip
     is too short for shows its per-frame scores and the reason.
     """
     import matplotlib.pyplot as plt
@@ -302,8 +415,11 @@ def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
     fig, axes = plt.subplots(len(report.types), 1, figsize=(11, 3.2 * len(report.types) + _FOOTER_INCHES),
                              squeeze=False)
     for ax, (e, ts) in zip(axes[:, 0], report.types.items()):
-        head = f"{report.vid}: {e.upper()} by {ts.who} (k = {ts.k} at {report.fps:g} fps, t = {ts.t:.2f})"
-        if ts.result is None:
+        head = (f"{report.vid}: {e.upper()} by {ts.who} ({ts.setting}" +
+                ("" if ts.scorer == "of_spotter" else f" at {report.fps:g} fps") + ")")
+        if ts.scorer == "of_spotter" and ts.result is not None:
+            _plot_of(ax, ts, report.fps, head)
+        elif ts.result is None:
             ax.plot(np.arange(len(ts.scores)), ts.scores, color="0.4", lw=1.0, marker=".", label="per-frame scores")
             ax.set_xlim(0, max(report.n_frames - 1, 1))
             ax.set_xlabel("frame")
@@ -311,15 +427,16 @@ def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
             ax.set_title(head, fontsize=10)
             ax.text(0.5, 0.5, textwrap.fill(ts.note, 110), transform=ax.transAxes, ha="center", va="center",
                     fontsize=8, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"})
-            continue
-        plot_spotting(ts.result, scores=ts.scores, ax=ax, fps=report.fps, title=head)
+        else:
+            plot_spotting(ts.result, scores=ts.scores, ax=ax, fps=report.fps, title=head)
         if e == "me":
             for i, (on, off) in enumerate(report.dropped[["pred_onset", "pred_offset"]].to_numpy()):
                 ax.axvspan(on, off, ymin=0.0, ymax=0.08, facecolor="none", edgecolor="0.3", hatch="///",
                            label="dropped: inside a MaE interval" if i == 0 else None)
             if len(report.dropped):
                 ax.legend(loc="upper right", fontsize=8, ncol=2)
-    footer = [f"{e.upper()} t from {ts.t_source}" for e, ts in report.types.items()] + [rules_text(report)]
+    footer = [f"{e.upper()} {'sensitivity' if ts.scorer == 'of_spotter' else 't'} from {ts.t_source}"
+              for e, ts in report.types.items()] + [rules_text(report)]
     fig.text(0.01, 0.005, "\n".join(textwrap.fill(line, 150) for line in footer), fontsize=7, va="bottom")
     if title:
         fig.suptitle(title)
@@ -328,50 +445,56 @@ def plot_video_spotting(report: VideoSpotting, *, title: str | None = None):
 
 
 def spot_video(video_or_path, *, me: str | os.PathLike | None = None, mae: str | os.PathLike | None = None,
-               fps: float | None = None, out_dir: str | os.PathLike | None = None, profile: str | Profile = "quick",
+               scorer: str | dict[str, str] | None = None, spotters: str | os.PathLike | None = None,
+               fps: float | None = None, out_dir: str | os.PathLike | None = None, profile: str | Profile | None = None,
                progress: bool = True, edges: str = "include", keep_overlaps: bool = False) -> pd.DataFrame:
     """Spot ME/MaE intervals in any video file or frame folder.
 
-    For each given checkpoint (:func:`export_spotter`): k is rescaled to the video's frame rate
-    (module docs), features are extracted with the checkpoint's FeatureConfig (cached under
-    ``cache_dir("features")``), every sample is scored by the model and spotted with the checkpoint's
-    t and the rescaled k. Only the given types are spotted. With **no** checkpoint both types are
-    spotted by the training-free baseline (mean ROI flow magnitude, :data:`BASELINE_K` at 30 fps
-    rescaled, t = :data:`~slswin_lib.config.BASELINE_T`; features of ``profile``); a line says so and the ``scorer`` column reads
-    ``baseline``. Maxima at the clip's edges are reported and an ME inside a MaE interval is dropped
-    unless told otherwise (module docs, "Rules for a user's own clip").
+    Each type is spotted by the method :func:`slswin_lib.deploy.choice.choose` picks from the spotters
+    folder (default: the last run's, :func:`~slswin_lib.deploy.choice.last_run_spotters`): the one with
+    the best nested-LOSO F1 of that type on the benchmark among the training-free methods and the exported
+    spotters (a line per type says which and why; without a run, the optical-flow spotter). A trained
+    spotter's k is rescaled to the video's frame rate (module docs), its features extracted with its
+    FeatureConfig (cached under ``cache_dir("features")``) and spotted with its t; the baseline uses the
+    paper's CAS(ME)^2 k at 30 fps rescaled (:data:`BASELINE_K`) and the ranking's t (else
+    :data:`~slswin_lib.config.BASELINE_T`); the optical-flow spotter the ranking's sensitivity (else its
+    source's thresholds). Maxima at the clip's edges are reported and an ME inside a MaE interval is
+    dropped unless told otherwise (module docs, "Rules for a user's own clip").
 
     Args:
         video_or_path: a video file (mp4, avi, ...), a frame folder, or a video object
             (``slswin_lib.data.Video`` / ``ArrayVideo``).
-        me, mae: spotter checkpoints (``spotter_me.pt`` / ``spotter_mae.pt``).
+        me, mae: spotter checkpoint files (``spotter_me.pt`` / ``spotter_mae.pt``); when given, only their
+            types are spotted, with them.
+        scorer: force a scorer (``"of_spotter"``, ``"baseline"``, or a model name with an exported spotter),
+            for both types or per type (``{"me": ..., "mae": ...}``).
+        spotters: the spotters folder (``runs/<profile>/spotters``); default the last run's.
         fps: frame rate; overrides the file's; required for a frame folder.
         out_dir: where ``intervals.csv``, ``intervals.json`` and ``scores.png`` go (None: nothing written).
-        profile: feature settings of the baseline scorer (unused with checkpoints).
+        profile: landmark, crop and feature settings of the training-free scorers (default: the ranking's
+            profile, else quick; checkpoints bring their own).
         edges: ``"include"`` (default) or ``"paper"``: whether maxima at the clip's edges are reported.
         keep_overlaps: keep an ME interval that lies inside a MaE interval (the raw per-type output).
 
     Returns:
         DataFrame with :data:`INTERVAL_COLUMNS` (frames 0-based, inclusive; ``score`` is the smoothed
         score at the apex). ``attrs`` holds ``fps``, ``n_frames``, per-type ``k``/``t``/``t_source``/
-        ``note``, the scorer, ``rules`` (text), ``summary`` (the printed lines), ``dropped`` (the dropped
-        ME intervals as records) and, with ``out_dir``, the paths ``intervals_csv``, ``intervals_json``
-        and ``scores_png``.
+        ``note``/``choice``, the scorer, ``rules`` (text), ``summary`` (the printed lines), ``dropped`` (the
+        dropped ME intervals as records) and, with ``out_dir``, the paths ``intervals_csv``,
+        ``intervals_json`` and ``scores_png``.
     """
-    report = spot_report(video_or_path, me=me, mae=mae, fps=fps, profile=profile, progress=progress,
-                         edges=edges, keep_overlaps=keep_overlaps)
-    if all(ts.scorer == "baseline" for ts in report.types.values()):
-        print(f"no checkpoint given: scoring with the {BASELINE_SCORER}, "
-              + ", ".join(f"{e.upper()} k = {ts.k}" for e, ts in report.types.items())
-              + f" (CAS(ME)^2 k at 30 fps rescaled to {report.fps:g} fps), t = {BASELINE_T}")
-    for ts in report.types.values():
+    report = spot_report(video_or_path, me=me, mae=mae, scorer=scorer, spotters=spotters, fps=fps, profile=profile,
+                         progress=progress, edges=edges, keep_overlaps=keep_overlaps)
+    for e, ts in report.types.items():
+        print(f"{e.upper()}: {ts.who} - {ts.choice.get('reason', '')}")
         if ts.note:
             print(ts.note)
     table = report.table
     table.attrs.update(vid=report.vid, fps=report.fps, n_frames=report.n_frames, scorer=report.scorer,
                        k={e: ts.k for e, ts in report.types.items()}, t={e: ts.t for e, ts in report.types.items()},
                        t_source={e: ts.t_source for e, ts in report.types.items()},
-                       note={e: ts.note for e, ts in report.types.items()}, rules=rules_text(report),
+                       note={e: ts.note for e, ts in report.types.items()},
+                       choice={e: ts.choice for e, ts in report.types.items()}, rules=rules_text(report),
                        summary=summary_lines(report), dropped=report.dropped.to_dict(orient="records"))
     if out_dir is not None:
         import matplotlib.pyplot as plt

@@ -21,12 +21,12 @@ Settings travel one road: resolve the profile once, pass the :class:`~slswin_lib
 from .folds import FoldJob, FoldResult, fold_identity, local_cluster, map_folds, train_fold
 from .protocols import ablation_loso, baseline, loso, megc2022, run_tag, train_all
 from .runs import (find_loso_run, fold_times, git_commit, notebook_time_split, read_fold_record, read_folds,
-                   run_folder, run_manifest)
-from .sets import (ExpressionSet, VideoInfo, check_input_size, expression_set, open_dataset, sized_model_name,
-                   sized_profile, video_infos)
+                   run_folder, run_manifest, run_profile, time_split_markdown, time_split_summary)
+from .sets import (ExpressionSet, VideoInfo, check_input_size, expression_set, features_root, open_dataset,
+                   sized_model_name, sized_profile, video_infos)
 
-__all__ = ["ExpressionSet", "VideoInfo", "video_infos", "open_dataset", "expression_set", "sized_profile",
+__all__ = ["ExpressionSet", "VideoInfo", "video_infos", "open_dataset", "expression_set", "features_root", "sized_profile",
            "sized_model_name", "check_input_size", "FoldJob", "FoldResult", "fold_identity", "train_fold",
            "map_folds", "local_cluster", "loso", "ablation_loso", "train_all", "megc2022", "baseline", "run_tag", "run_folder",
            "run_manifest", "git_commit", "read_folds", "read_fold_record", "fold_times",
-           "notebook_time_split", "find_loso_run"]
+           "notebook_time_split", "time_split_summary", "time_split_markdown", "run_profile", "find_loso_run"]

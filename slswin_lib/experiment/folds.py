@@ -19,6 +19,8 @@ import numpy as np
 
 from ..config import VAL_SAMPLES, TrainConfig, run_digest
 from ..io import save_npz_atomic
+from ..timing import (FOLD_PREPARATION, HELD_OUT_LOSS, OPTIMISER_STEPS, PREDICTION, WORKER_START, parallel,
+                      stage)
 from .runs import read_fold_record, write_fold_record
 from .sets import VideoInfo
 
@@ -66,11 +68,16 @@ class FoldJob:
 
 @dataclass
 class FoldResult:
-    """A finished fold: held-out scores (video key -> ``(n_frames - k,)``) and its record."""
+    """A finished fold: held-out scores (video key -> ``(n_frames - k,)``) and its record.
+
+    ``seconds``: what this call of :func:`train_fold` spent per :mod:`~slswin_lib.timing` stage (the
+    worker's imports as worker start-up, data preparation, optimiser steps, held-out loss,
+    prediction; empty for a fold reused from disk), for the run's time split."""
 
     name: str
     scores: dict[str, np.ndarray]
     record: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def fold_identity(train: Sequence[VideoInfo], test: Sequence[VideoInfo], k: int, expression: str,
@@ -117,6 +124,7 @@ def _name(source: Any, key: str) -> str:
 
 def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     """Train on ``job.train``, score ``job.test``; writes the record, then ``scores.npz`` last."""
+    t_begin = time.perf_counter()
     import torch
 
     from ..determinism import enter, fold_threads
@@ -125,6 +133,7 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     from ..training.stream import open_features, training_samples
     from ..training.trainer import TrainingError, fit, predict
 
+    t_import = time.perf_counter() - t_begin   # the first fold of a worker process imports torch and the models
     fold = Path(job.fold_dir)
     done = fold / "scores.npz"
     identity = fold_identity(job.train, job.test, job.k, job.expression, job.train_cfg, job.model_name,
@@ -182,7 +191,11 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     save_npz_atomic(done, **scores)
     if not job.keep_checkpoint:
         (fold / "checkpoint.pt").unlink(missing_ok=True)
-    return FoldResult(job.name, scores, record)
+    seconds = {WORKER_START: t_import, OPTIMISER_STEPS: t_train - history.val_seconds,
+               HELD_OUT_LOSS: history.val_seconds, PREDICTION: record["predict_seconds"]}
+    # the rest of the call: labels, the streamed sample index, the held-out draw, writing the results
+    seconds[FOLD_PREPARATION] = max(0.0, time.perf_counter() - t_begin - sum(seconds.values()))
+    return FoldResult(job.name, scores, record, seconds)
 
 
 def fold_memory_bytes(job: FoldJob) -> int:
@@ -257,6 +270,9 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
     """Run fold jobs in-process (``workers <= 1``), on a local Dask cluster of ``workers`` processes,
     or on the cluster at ``scheduler_address``; results in the order of ``jobs``.
 
+    The wait is timed (:mod:`slswin_lib.timing`): starting the cluster as worker start-up, the rest
+    split over the stages the folds report (reused folds: data preparation).
+
     A local cluster's workers start with the jobs' CPU kernels (``TrainConfig.cpu_kernels``,
     :mod:`slswin_lib.determinism`); the workers of a cluster at ``scheduler_address`` get them when
     their first fold starts (:func:`slswin_lib.determinism.enter`), so start those with the variables
@@ -267,25 +283,29 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
         workers = memory_limited_workers(jobs, workers)
     bar = tqdm(total=len(jobs), desc="folds", unit="fold", disable=not progress)
     results: list[FoldResult] = []
-    if scheduler_address is None and workers <= 1:
-        for job in jobs:
-            results.append(train_fold(job, progress=progress))
-            bar.update(1)
-        bar.close()
-        return results
-    from distributed import Client, as_completed
+    with parallel(FOLD_PREPARATION) as wait:
+        if scheduler_address is None and workers <= 1:
+            for job in jobs:
+                results.append(train_fold(job, progress=progress))
+                wait.add(results[-1].seconds)
+                bar.update(1)
+            bar.close()
+            return results
+        from distributed import Client, as_completed
 
-    from ..determinism import kernel_env
+        from ..determinism import kernel_env
 
-    client = Client(scheduler_address or local_cluster(workers, kernel_env(_kernels(jobs))))
-    try:
-        futures = [client.submit(train_fold, job, progress=False, pure=False, key=f"fold-{job.name}")
-                   for job in jobs]
-        for fut in as_completed(futures):
-            results.append(fut.result())
-            bar.update(1)
-    finally:
-        client.close()
-        bar.close()
+        with stage(WORKER_START):
+            client = Client(scheduler_address or local_cluster(workers, kernel_env(_kernels(jobs))))
+        try:
+            futures = [client.submit(train_fold, job, progress=False, pure=False, key=f"fold-{job.name}")
+                       for job in jobs]
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                wait.add(results[-1].seconds)
+                bar.update(1)
+        finally:
+            client.close()
+            bar.close()
     order = {job.name: i for i, job in enumerate(jobs)}
     return sorted(results, key=lambda r: order[r.name])

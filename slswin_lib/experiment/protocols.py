@@ -24,7 +24,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 
 from ..config import Profile, run_digest
 from ..scores import ScoreSet, write_score_set
@@ -184,14 +183,15 @@ def megc2022(train: ExpressionSet, test: ExpressionSet, profile: Profile, *, out
 
 def baseline(es: ExpressionSet, profile: Profile | None = None, *,
              out_dir: str | os.PathLike | None = None) -> ScoreSet:
-    """The training-free baseline's score set: each sample's score is its mean ROI flow magnitude.
+    """The training-free baseline's score set: each sample's score is its mean ROI flow magnitude
+    (:mod:`slswin_lib.trainfree.baseline`).
 
     Args:
         profile: names the run folder (``runs/<dataset>/baseline-flow-magnitude/<expression>``)
             when ``out_dir`` is not given, and says whose annotations give each fold's k
             (``profile.spot.k_from``; the scores of a subject use the k of the fold holding it out).
     """
-    from ..features.preprocess import roi_flow_magnitude
+    from ..trainfree.baseline import flow_magnitude_scores
 
     p = profile
     k_from = "all_subjects" if p is None else p.spot.k_from
@@ -205,7 +205,7 @@ def baseline(es: ExpressionSet, profile: Profile | None = None, *,
         fold_set = es if k_from == "all_subjects" else es.with_k(es.fold_k(subject, k_from), p)
         for i in fold_set.infos:
             if i.subject == subject:
-                scores[i.key] = roi_flow_magnitude(np.asarray(fold_set.features[i.key])).astype(np.float64)
+                scores[i.key] = flow_magnitude_scores(fold_set.features[i.key])
                 k_of[i.key] = fold_set.k
     manifest = run_manifest(protocol="training-free baseline (mean ROI flow magnitude)",
                             expression=es.expression, k=es.k, k_from=k_from)

@@ -28,7 +28,8 @@ from ..config import Profile, run_digest
 from ..io import atomic_write_json, repo_root, work_dir
 
 __all__ = ["run_folder", "git_commit", "run_manifest", "FOLD_RECORD", "write_fold_record", "read_fold_record",
-           "read_folds", "fold_times", "notebook_time_split", "NOTEBOOK_TIMES", "find_loso_run"]
+           "read_folds", "fold_times", "notebook_time_split", "time_split_summary", "time_split_markdown", "NOTEBOOK_TIMES", "STAGE_LOG",
+           "RUN_FACTS", "run_profile", "find_loso_run"]
 
 #: file name of a fold's record inside its folder
 FOLD_RECORD = "fold.json"
@@ -132,51 +133,102 @@ def fold_times(root: str | os.PathLike) -> pd.DataFrame:
                                        "val_seconds", "predict_seconds", "step_share", "fold_seconds"])
 
 
-def notebook_time_split(work: str | os.PathLike, workers: int) -> pd.DataFrame:
-    """Where each notebook's time went in a ``./run_all.sh`` run: the folds it trained, and their split.
+#: the stage log ``./run_all.sh`` has the notebooks append to (:mod:`slswin_lib.timing`)
+STAGE_LOG = "stage_times.jsonl"
+#: the file ``./run_all.sh`` writes at the start of a run: its profile, data set and command line
+RUN_FACTS = "run_all.json"
 
-    A fold belongs to the notebook that was running when its record was written (the notebooks' start
-    times and seconds are in ``work/notebook_times.tsv``); a notebook that reused finished folds trained
-    none.
 
-    Args:
-        work: the run's work folder (``runs/<profile>``, or ``$SLSWIN_WORK``).
-        workers: folds trained at once (the profile's ``train.fold_workers``): the notebook's training
-            capacity is its seconds times this.
+def run_profile(work: str | os.PathLike) -> str | None:
+    """The profile of the ``./run_all.sh`` run in ``work`` (from its ``run_all.json``), or None."""
+    path = Path(work) / RUN_FACTS
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("profile")
+
+
+def _kernel_seconds(notebook: Path) -> float | None:
+    """Seconds papermill spent executing ``notebook`` (kernel launch and every cell), from the executed
+    copy's metadata; None when there is no executed copy or it lacks the duration."""
+    if not notebook.exists():
+        return None
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {})
+    except (OSError, ValueError):
+        return None
+    duration = meta.get("duration")
+    return float(duration) if duration is not None else None
+
+
+def notebook_time_split(work: str | os.PathLike) -> pd.DataFrame:
+    """Where each notebook's wall time went in a ``./run_all.sh`` run, by named stage.
+
+    Reads ``work/notebook_times.tsv`` (each notebook's start and wall seconds, written by
+    ``./run_all.sh``), ``work/stage_times.jsonl`` (the stages timed inside the notebooks,
+    :mod:`slswin_lib.timing`; a line belongs to the notebook that was running when it was written)
+    and the executed notebooks in ``work/notebooks/`` (papermill's duration of the kernel's run).
 
     Returns:
-        One row per notebook: ``seconds`` (its wall time), ``folds``, ``fold_seconds`` (summed over its
-        folds), the shares of that fold time spent in data preparation, optimiser steps, held-out loss
-        measurement and prediction (``step_share`` is the optimiser steps' share), and ``wall_share``:
-        optimiser seconds over ``seconds * workers``, the share of the notebook's whole capacity (worker
-        start-up, input transfers, feature extraction, spotting and tables included).
+        One row per notebook run: ``seconds`` (its wall time), one column per stage of
+        :data:`slswin_lib.timing.STAGES`, ``other`` (the kernel's time outside every named stage:
+        the kernel's launch, imports, loading data, printing) and ``notebook start-up`` (papermill's
+        own start-up and the executed copy's write-out: wall time outside the kernel's run). The
+        columns add up to ``seconds``. ``other`` is negative only if stages were counted twice.
+
+    Raises:
+        ValueError: the times file has no start column (written by an older ``./run_all.sh``).
     """
+    from ..timing import OTHER, STAGES, START_UP
+
     work = Path(work)
     # lines of an older ./run_all.sh (name and seconds only, e.g. before a --from rerun) have no start
     table = pd.read_csv(work / NOTEBOOK_TIMES, sep="\t", header=None, names=["notebook", "seconds", "start"])
-    table = table.dropna(subset=["start"])
+    table = table.dropna(subset=["start"]).reset_index(drop=True)
     if table.empty:
         raise ValueError(f"{work / NOTEBOOK_TIMES} has no start times (a run of an older ./run_all.sh); "
                          "run the notebooks again with ./run_all.sh")
-    folds = fold_times(work)
+    log = work / STAGE_LOG
+    lines = pd.read_json(log, lines=True) if log.exists() and log.stat().st_size else pd.DataFrame(
+        columns=["notebook", "stage", "seconds", "end"])
     rows = []
-    # each fold to the last notebook that started before it finished, if that one was still running
-    # (its seconds are whole, so allow it one more)
-    starts = table["start"].to_numpy(float)
-    owner = np.searchsorted(starts, folds["finished"].to_numpy(float), side="right") - 1
-    ended = starts[owner.clip(0)] + table["seconds"].to_numpy(float)[owner.clip(0)] + 1
-    owner = np.where((owner >= 0) & (folds["finished"].to_numpy(float) <= ended), owner, -1)
-    for i, nb in enumerate(table.itertuples(index=False)):
-        mine = folds[owner == i]
-        total = float(mine["fold_seconds"].sum())
-        row = {"notebook": nb.notebook, "seconds": int(nb.seconds), "folds": len(mine), "fold_seconds": total}
-        for part in ("prepare", "val", "predict"):
-            row[f"{part} share"] = float(mine[f"{part}_seconds"].sum()) / total if total else float("nan")
-        row["step_share"] = float(mine["optimiser_seconds"].sum()) / total if total else float("nan")
-        row["wall_share"] = (float(mine["optimiser_seconds"].sum()) / (nb.seconds * max(1, workers))
-                             if total and nb.seconds else float("nan"))
+    for nb in table.itertuples(index=False):
+        start, wall = float(nb.start), float(nb.seconds)
+        mine = lines[(lines["end"] >= start) & (lines["end"] <= start + wall + 1.0)]
+        by_stage = mine.groupby("stage")["seconds"].sum()
+        row = {"notebook": nb.notebook, "seconds": wall, **{name: float(by_stage.get(name, 0.0)) for name in STAGES}}
+        kernel = _kernel_seconds(work / "notebooks" / f"{nb.notebook}.ipynb")
+        kernel = wall if kernel is None else min(kernel, wall)
+        row[OTHER] = kernel - sum(row[name] for name in STAGES)
+        row[START_UP] = wall - kernel
         rows.append(row)
     return pd.DataFrame(rows).set_index("notebook")
+
+
+def time_split_summary(split: pd.DataFrame) -> pd.DataFrame:
+    """The run's seconds per stage (summed over its notebooks) and each stage's share of the run,
+    largest first; ``split`` is :func:`notebook_time_split`'s table."""
+    seconds = split.drop(columns="seconds").sum().sort_values(ascending=False)
+    total = float(split["seconds"].sum())
+    return pd.DataFrame({"seconds": seconds, "share": seconds / total if total else float("nan")})
+
+
+def time_split_markdown(split: pd.DataFrame, *, top: int = 3) -> str:
+    """Two Markdown tables of a run's time split (:func:`notebook_time_split`): each notebook's wall
+    time with its ``top`` largest stages, and the run's seconds and share per stage."""
+    rows = []
+    for notebook, r in split.iterrows():
+        stages = r.drop("seconds").sort_values(ascending=False)
+        stages = stages[stages >= 0.5].head(top)
+        rows.append({"notebook": notebook, "seconds": f"{r['seconds']:,.0f}",
+                     "largest stages (s)": ", ".join(f"{name} {s:,.0f}" for name, s in stages.items())})
+    total = float(split["seconds"].sum())
+    rows.append({"notebook": "**all**", "seconds": f"**{total:,.0f}** ({total / 60:.1f} min)", "largest stages (s)": ""})
+    summary = time_split_summary(split)
+    summary = summary[summary["seconds"] >= 0.5]
+    per_stage = pd.DataFrame({"stage": summary.index, "seconds": [f"{s:,.0f}" for s in summary["seconds"]],
+                              "share": [f"{x:.1%}" for x in summary["share"]]})
+    return (pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n\n"
+            + per_stage.to_markdown(index=False, disable_numparse=True))
 
 
 def find_loso_run(p: Profile, es) -> Path | None:

@@ -17,7 +17,7 @@ from ..config import Profile, resolve_profile
 from ..io import work_dir
 
 __all__ = ["VideoInfo", "video_infos", "ExpressionSet", "expression_set", "open_dataset", "sized_profile",
-           "sized_model_name", "check_input_size"]
+           "sized_model_name", "check_input_size", "features_root"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,12 @@ class ExpressionSet:
         return {i.key: self.files.get(i.key, self.features[i.key]) for i in self.infos}
 
 
+def features_root(profile: Profile):
+    """The folder of a profile's feature cache (features, face tracks, landmarks of every video):
+    ``work_dir(profile.name, "features")``."""
+    return work_dir(profile.name, "features")
+
+
 def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None = None,
                    scheduler_address: str | None = None, progress: bool = True,
                    all_videos: bool = False) -> ExpressionSet:
@@ -150,7 +156,7 @@ def expression_set(ds, expression: str, profile: str | Profile, *, k: int | None
     if not len(sub.videos):
         raise ValueError(f"{ds.name} has no video with a {expression} event")
     k = sub.compute_k(expression) if k is None else int(k)
-    root = work_dir(p.name, "features")
+    root = features_root(p)
     feats = extract_features(sub.videos, k, p.features, cache_root=root, scheduler_address=scheduler_address,
                              progress=progress)
     # the features are memory-mapped from their cache files: the fold workers map the same files

@@ -22,6 +22,7 @@ from .preprocess import config_sizes
 from .tracking import FaceTrack, landmark_model_path, model_hash
 
 __all__ = ["CODE_VERSION", "cache_params", "cache_file", "load_cached", "track_file", "load_track", "save_track",
+           "mesh_file", "load_meshes", "save_meshes",
            "save_features", "feature_bytes_per_pair", "cache_bytes_needed"]
 
 #: bump when a code change alters the features (part of the cache key)
@@ -85,6 +86,42 @@ def track_file(video, cfg: FeatureConfig, cache_root: str | os.PathLike | None =
     digest = run_digest(params)
     root = Path(cache_root) if cache_root is not None else cache_dir("features")
     return root / _safe(video.key) / f"track_{digest}.npz"
+
+
+#: FeatureConfig fields that decide the landmarks of a video's frames (not the crop size or margin):
+#: one landmark pass serves the 42 x 42 and the 84 x 84 features (Table 6) alike
+_MESH_FIELDS = ("landmark_mode", "min_confidence")
+
+
+def mesh_file(video, cfg: FeatureConfig, cache_root: str | os.PathLike | None = None, *,
+              model: str | os.PathLike | None = None) -> Path:
+    """Where ``video``'s face meshes (the landmarker's output on every frame) are cached, keyed by what
+    decides them: the frames, the landmark model and its mode and confidence."""
+    path = landmark_model_path(model)
+    params = {f: getattr(cfg, f) for f in _MESH_FIELDS}
+    params.update(video=video.key, video_fingerprint=_video_fingerprint(video), code_version=CODE_VERSION,
+                  landmark_model_sha256=model_hash(str(path), path.stat().st_mtime))
+    root = Path(cache_root) if cache_root is not None else cache_dir("features")
+    return root / _safe(video.key) / f"meshes_{run_digest(params)}.npz"
+
+
+def load_meshes(path: Path) -> list:
+    """The cached meshes of a video (:func:`mesh_file`): per frame ``(478, 2)`` points, or None where the
+    landmarker found no face."""
+    with np.load(path) as z:
+        points, found = z["points"], z["found"]
+    return [points[i] if found[i] else None for i in range(len(found))]
+
+
+def save_meshes(path: Path, meshes: Sequence) -> None:
+    """Cache a video's meshes atomically (frames without a face stored as NaN, flagged in ``found``)."""
+    found = np.array([m is not None for m in meshes], bool)
+    first = next(m for m in meshes if m is not None)
+    points = np.full((len(meshes), *np.shape(first)), np.nan, dtype=np.asarray(first).dtype)
+    for i, m in enumerate(meshes):
+        if m is not None:
+            points[i] = m
+    save_npz_atomic(path, points=points, found=found)
 
 
 def load_track(path: Path) -> FaceTrack:

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import FeatureConfig
+from ..timing import FLOW, collect, parallel
 from .pairs import DEVICE_FLOWS, extract_video, flow_features, pair_features, pair_flows
 from .tracking import FaceTrack, track_face
 
@@ -21,20 +22,34 @@ def init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+# Each task returns its result with the seconds of the stages it timed (slswin_lib.timing.collect),
+# which the waiting process adds to its time split.
+def _track_task(video, cfg: FeatureConfig, model: str, cache_root) -> tuple[FaceTrack, dict[str, float]]:
+    with collect() as seconds:
+        track = track_face(video, cfg, model=model, cache_root=cache_root)
+    return track, seconds
+
+
 def _pairs_task(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConfig, key: str,
-                first: int) -> np.ndarray:
-    return pair_features(crops, pts68, k, cfg, key=key, first=first)
+                first: int) -> tuple[np.ndarray, dict[str, float]]:
+    with collect() as seconds:
+        features = pair_features(crops, pts68, k, cfg, key=key, first=first)
+    return features, seconds
 
 
-def _preprocess_task(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    return flow_features(flows, pts68, cfg)
+def _preprocess_task(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, dict[str, float]]:
+    with collect() as seconds:
+        features = flow_features(flows, pts68, cfg)
+    return features, seconds
 
 
-def dask_task(video, k: int, cfg: FeatureConfig, model: str | None, track: FaceTrack | None = None):
-    """Features and face track of one video on a Dask worker."""
+def dask_task(video, k: int, cfg: FeatureConfig, model: str | None, track: FaceTrack | None = None,
+              cache_root=None):
+    """Features and face track of one video on a Dask worker, with its stage seconds."""
     init_worker()
-    features, track = extract_video(video, k, cfg, model=model, track=track)
-    return features, track
+    with collect() as seconds:
+        features, track = extract_video(video, k, cfg, model=model, track=track, cache_root=cache_root)
+    return features, track, seconds
 
 
 def picklable(video):
@@ -50,10 +65,12 @@ def picklable(video):
 
 
 def run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: int,
-              finish, progress: bool, tracks: dict[str, FaceTrack] | None = None) -> None:
-    """Stage A per video and stage B per chunk of pairs over one process pool."""
+              finish, progress: bool, tracks: dict[str, FaceTrack] | None = None, cache_root=None) -> None:
+    """Stage A per video and stage B per chunk of pairs over one process pool (``cache_root``: where
+    stage A caches the landmarks, :func:`~slswin_lib.features.tracking.track_face`)."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+    from concurrent.futures import wait as wait_for
 
     from tqdm.auto import tqdm
 
@@ -61,8 +78,8 @@ def run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: 
     pairs_bar = tqdm(total=total_pairs, desc="frame pairs", unit="pair", disable=not progress,
                      leave=False)
     chunk = max(int(cfg.chunk), 1)
-    with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
-                             initializer=init_worker) as pool:
+    with parallel(FLOW) as wait, ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
+                                                     initializer=init_worker) as pool:
         state: dict[str, dict] = {}
         pending: dict = {}
 
@@ -94,10 +111,12 @@ def run_pool(todo: Sequence, k: int, cfg: FeatureConfig, model: str, n_workers: 
             if v.key in tracks:   # a cached face track goes straight to stage B
                 handle("track", v, None, tracks[v.key])
             else:
-                pending[pool.submit(track_face, picklable(v), cfg, model=model)] = ("track", v, None)
+                pending[pool.submit(_track_task, picklable(v), cfg, model, cache_root)] = ("track", v, None)
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait_for(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 kind, video, start = pending.pop(fut)
-                handle(kind, video, start, fut.result())  # re-raises a worker's error with its message
+                result, seconds = fut.result()  # re-raises a worker's error with its message
+                wait.add(seconds)
+                handle(kind, video, start, result)
     pairs_bar.close()

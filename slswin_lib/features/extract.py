@@ -20,12 +20,14 @@ This module is the entry point (:func:`extract_features`); the work is split by 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from ..config import FeatureConfig
-from ..io import check_free_space
+from ..io import cache_dir, check_free_space
+from ..timing import FLOW, parallel
 from .cache import (CODE_VERSION, cache_bytes_needed, cache_file, cache_params, feature_bytes_per_pair, load_cached,
                     load_track, save_features, save_track, track_file)
 from .executors import dask_task, picklable, run_pool
@@ -74,6 +76,7 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
     model = str(landmark_model_path(model))
     flow_computer(cfg)   # an unknown flow parameter or an unavailable device fails here, before any work
     paths = {v.key: cache_file(v, k, cfg, cache_root, model=model) for v in videos}
+    root = Path(cache_root) if cache_root is not None else cache_dir("features")   # the landmarks' cache too
     todo = [v for v in videos if not (paths[v.key].exists() and paths[v.key].with_suffix(".npy").exists())]
     if todo:  # a clear refusal now rather than a full disk hours into the extraction
         check_free_space(next(iter(paths.values())).parent, cache_bytes_needed(todo, k, cfg),
@@ -96,19 +99,22 @@ def extract_features(videos: Iterable, k: int, cfg: FeatureConfig, *,
         from distributed import Client
 
         with Client(scheduler_address) as client:
-            futures = {client.submit(dask_task, picklable(v), k, cfg, model, tracks.get(v.key), pure=False): v
+            futures = {client.submit(dask_task, picklable(v), k, cfg, model, tracks.get(v.key), root, pure=False): v
                        for v in todo}
             from distributed import as_completed
 
-            for fut in as_completed(futures):
-                features, track = fut.result()
-                finish(futures[fut], features, track)
+            with parallel(FLOW) as wait:
+                for fut in as_completed(futures):
+                    features, track, seconds = fut.result()
+                    wait.add(seconds)
+                    finish(futures[fut], features, track)
     elif todo and n_workers <= 1:
         for v in todo:
             bar.set_postfix_str(v.key)
-            features, track = extract_video(v, k, cfg, model=model, progress=progress, track=tracks.get(v.key))
+            features, track = extract_video(v, k, cfg, model=model, progress=progress, track=tracks.get(v.key),
+                                            cache_root=root)
             finish(v, features, track)
     elif todo:
-        run_pool(todo, k, cfg, model, n_workers, finish, progress, tracks)
+        run_pool(todo, k, cfg, model, n_workers, finish, progress, tracks, root)
     bar.close()
     return {v.key: np.load(paths[v.key].with_suffix(".npy"), mmap_mode="r") for v in videos}

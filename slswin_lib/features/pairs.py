@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from ..config import FeatureConfig
+from ..timing import FLOW, ROI_FEATURES, timed
 from .flow import FlowComputer, optical_strain
 from .preprocess import config_sizes, preprocess_sample
 from .tracking import FaceTrack, FeatureError, check_length, track_face
@@ -42,6 +43,7 @@ def raw_features(prev: np.ndarray, nxt: np.ndarray, cfg: FeatureConfig) -> np.nd
     return np.dstack([flow, optical_strain(flow[..., 0], flow[..., 1])])
 
 
+@timed(FLOW)
 def pair_flows(crops: np.ndarray, k: int, cfg: FeatureConfig, *, key: str = "video",
                first: int = 0) -> np.ndarray:
     """Flow of pairs (j, j+k), j = 0 .. len(crops)-k-1, in one batched call.
@@ -71,6 +73,7 @@ def pair_flows(crops: np.ndarray, k: int, cfg: FeatureConfig, *, key: str = "vid
                            f"({first + len(prev) - 1}, {first + len(prev) - 1 + k}): {err}") from None
 
 
+@timed(ROI_FEATURES)
 def flow_features(flows: np.ndarray, pts68: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """ROI mosaics of pairs from their flow: ``(P, S, S, 2)`` and ``(>= P, 68, 2)`` -> ``(P, 2r, 2r, 3)``."""
     sizes = config_sizes(cfg)
@@ -100,12 +103,14 @@ def pair_features(crops: np.ndarray, pts68: np.ndarray, k: int, cfg: FeatureConf
 
 
 def extract_video(video, k: int, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
-                  progress: bool = False, track: FaceTrack | None = None) -> tuple[np.ndarray, FaceTrack]:
+                  progress: bool = False, track: FaceTrack | None = None,
+                  cache_root: str | os.PathLike | None = None) -> tuple[np.ndarray, FaceTrack]:
     """Features of one video in this process: ``((n-k, 2r, 2r, 3) float32, FaceTrack)``.
 
-    ``track``: the video's face track when already known (e.g. from the cache of another k).
+    ``track``: the video's face track when already known (e.g. from the cache of another k);
+    ``cache_root``: where its landmarks are cached (:func:`~slswin_lib.features.tracking.track_face`).
     """
     check_length(video, k)
     if track is None:
-        track = track_face(video, cfg, model=model, progress=progress)
+        track = track_face(video, cfg, model=model, progress=progress, cache_root=cache_root)
     return pair_features(track.crops, track.pts68, k, cfg, key=video.key), track

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import FeatureConfig
+from ..timing import LANDMARKS, timed
 from .crop import crop_face, face_box, to_crop_coords
 from .landmarks import FaceLandmarker, fill_missing, model_sha256, to_dlib68
 
@@ -88,10 +89,14 @@ def landmarker(model: Path, cfg: FeatureConfig) -> FaceLandmarker:
     return _LANDMARKERS[key]
 
 
+@timed(LANDMARKS)
 def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = None,
-               progress: bool = False) -> FaceTrack:
-    """Landmarks, face box and grayscale crop of every frame of ``video`` (one pass).
+               progress: bool = False, cache_root: str | os.PathLike | None = None) -> FaceTrack:
+    """Landmarks, face box and grayscale crop of every frame of ``video`` (one pass over its frames).
 
+    The landmarker's meshes do not depend on the crop size, so they are cached on their own
+    (:func:`~slswin_lib.features.cache.mesh_file`, under ``cache_root``; None: not cached): the 84 x 84
+    features of Table 6 (a 256 px crop) reuse the landmarks of the 42 x 42 ones and only crop again.
     Frames without a face take the landmarks (and box) of the nearest frame with one; they are
     counted in ``FaceTrack.missing`` and reported with a warning. Raises :class:`FeatureError`
     for frames of different sizes and :class:`LandmarkError` when no frame has a face.
@@ -100,13 +105,24 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
 
     key = getattr(video, "key", "video")
     n = int(video.n_frames)
-    lm = landmarker(landmark_model_path(model), cfg)
+    model_path = landmark_model_path(model)
+    cache, known = None, None
+    if cache_root is not None:
+        from .cache import load_meshes, mesh_file
+
+        cache = mesh_file(video, cfg, cache_root, model=model_path)
+        if cache.exists():
+            known = load_meshes(cache)
+            if len(known) != n:
+                raise FeatureError(f"{key}: the cached landmarks {cache} hold {len(known)} frames, the video {n}; "
+                                   "delete the file so that they are detected again")
+    lm = landmarker(model_path, cfg) if known is None else None
     size = cfg.face_size
     crops = np.zeros((n, size, size), np.uint8)
     meshes: list[np.ndarray | None] = []
     shape = None
     fps = float(getattr(video, "fps", 30.0) or 30.0)
-    frames = tqdm(video.frames(), total=n, desc=f"landmarks {key}", disable=not progress,
+    frames = tqdm(video.frames(), total=n, desc=f"landmarks {key}", disable=not progress or known is not None,
                   leave=False)
     try:
         for i, frame in enumerate(frames):
@@ -115,7 +131,9 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
             elif frame.shape != shape:
                 raise FeatureError(f"{key}: frame {i} has shape {frame.shape} but frame 0 has "
                                    f"{shape}; all frames of a video must have one size (resize them)")
-            if cfg.landmark_mode == "video":
+            if known is not None:
+                mesh = known[i] if i < n else None
+            elif cfg.landmark_mode == "video":
                 mesh = lm.detect_video_frame(frame, int(round(i * 1000.0 / fps)))
             else:
                 mesh = lm.detect(frame)
@@ -123,11 +141,15 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
             if mesh is not None:
                 crops[i] = crop_face(frame, face_box(mesh[:468], cfg.crop_margin), size)
     finally:  # a video-mode landmarker holds tracking state: one per video, closed here
-        if cfg.landmark_mode == "video":
+        if lm is not None and cfg.landmark_mode == "video":
             lm.close()
     if len(meshes) != n:
         raise FeatureError(f"{key}: expected {n} frames, read {len(meshes)}")
-    filled, missing = fill_missing(meshes, key=key)
+    filled, missing = fill_missing(meshes, key=key)   # raises when no frame has a face
+    if cache is not None and known is None:
+        from .cache import save_meshes
+
+        save_meshes(cache, meshes)
     boxes = np.stack([face_box(m[:468], cfg.crop_margin) for m in filled])
     for i in np.flatnonzero(missing):  # crop with the nearest face's box
         crops[i] = crop_face(video.frame(int(i)), boxes[i], size)
@@ -137,8 +159,6 @@ def track_face(video, cfg: FeatureConfig, *, model: str | os.PathLike | None = N
                       f"frame's landmarks", stacklevel=2)
     pts68 = np.stack([to_crop_coords(to_dlib68(m), b, size) for m, b in zip(filled, boxes)])
     return FaceTrack(crops, pts68.astype(np.float32), boxes, missing)
-
-
 
 
 def check_length(video, k: int) -> None:

@@ -27,7 +27,8 @@ from .softnet import SOFTNet
 
 __all__ = [
     "ShiftedPatchTokenization", "LocalityWindowAttention", "LocalitySelfAttention", "SLSwinBlock",
-    "SLSwinTransformer", "SLVisionTransformer", "SOFTNet", "MODEL_NAMES", "TABLE4", "PEERS", "model_input_size",
+    "SLSwinTransformer", "SLVisionTransformer", "SOFTNet", "MODEL_NAMES", "TABLE4", "PEERS", "display_name",
+    "model_input_size",
     "model_kwargs", "create_model", "spotting_model", "NUM_OUTPUTS", "AUTHORS_VIT", "POS_EMBED_STD", "init_pos_embed",
     "attention_maps", "count_flops", "count_params", "model_summary", "check_input", "diagonal_mask",
     "diagonal_shifts",
@@ -49,6 +50,22 @@ PEERS: dict[str, str] = {"SOFTNet": "softnet"}
 #: every registered name: the Table 4 models at both input sizes, then the peers.
 MODEL_NAMES: tuple[str, ...] = (tuple(f"{p}_{s}" for s in (42, 84) for p in TABLE4.values())
                                 + tuple(PEERS.values()))
+
+
+def display_name(name: str) -> str:
+    """A registered model's name as the paper writes it (the 42 x 42 input is the paper's).
+
+    >>> display_name("sl_swin_tiny_patch6_window7_42"), display_name("swin_tiny_patch6_window7_84"), display_name("softnet")
+    ('SL-Swin-T', 'Swin-T (84 x 84)', 'SOFTNet')
+    """
+    for display, registered in PEERS.items():
+        if name == registered:
+            return display
+    for display, prefix in TABLE4.items():
+        for size in (42, 84):
+            if name == f"{prefix}_{size}":
+                return display if size == 42 else f"{display} ({size} x {size})"
+    raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")
 
 
 def model_input_size(name: str) -> int:

@@ -16,7 +16,7 @@ pinned memory included, since every batch is a pure function of its indices.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -24,14 +24,18 @@ import torch
 from ..config import TrainConfig
 from .samples import NORMALISED_RANGE, RAW_RANGE, U_CHANNEL, cap_samples, downsample_negatives
 
-__all__ = ["FeatureFileError", "TrainingSamples", "training_samples", "batch_loader", "open_features",
-           "PLAIN", "FLIP", "BLUR", "NOISE"]
+__all__ = ["FeatureFileError", "TrainingSamples", "training_samples", "batch_loader", "loader_workers",
+           "open_features", "CUDA_LOADER_WORKERS", "PLAIN", "FLIP", "BLUR", "NOISE"]
 
 #: kinds of a streamed sample: the kept sample itself or one of its three augmented copies
 PLAIN, FLIP, BLUR, NOISE = 0, 1, 2, 3
 #: channels of a feature mosaic (u, v, |strain|) and its dtype in the feature cache
 FEATURE_CHANNELS = 3
 FEATURE_DTYPE = np.dtype(np.float32)
+#: loader processes on a GPU when ``TrainConfig.loader_workers`` is None: reading, normalising and
+#: augmenting a batch of 48 takes a few ms on one core, a training step of SL-Swin-T on a GPU about as
+#: long, so a few processes keep the device fed (``python -m slswin_lib gpu-check`` measures 0 against this)
+CUDA_LOADER_WORKERS = 4
 
 
 class FeatureFileError(ValueError):
@@ -199,15 +203,49 @@ def _whole_batch(batch):
     return batch
 
 
-def batch_loader(samples: TrainingSamples, batches: Sequence[np.ndarray], *, workers: int = 0,
+def loader_workers(setting: int | None, device_type: str) -> int:
+    """Loader processes for :func:`batch_loader`: ``setting`` (``TrainConfig.loader_workers``), or when
+    None 0 on the CPU (reading in the training process costs no copy between processes, and the
+    cores train) and :data:`CUDA_LOADER_WORKERS` on a GPU.
+
+    >>> loader_workers(None, "cpu"), loader_workers(None, "cuda") == CUDA_LOADER_WORKERS, loader_workers(2, "cpu")
+    (0, True, 2)
+    """
+    if setting is None:
+        return CUDA_LOADER_WORKERS if device_type == "cuda" else 0
+    return max(0, int(setting))
+
+
+class _IndexLists:
+    """The ``batch_sampler`` of :func:`batch_loader`: index lists, drawn lazily from any iterable."""
+
+    def __init__(self, batches: Iterable[np.ndarray]) -> None:
+        self.batches = batches
+
+    def __iter__(self):
+        return (list(map(int, b)) for b in self.batches)
+
+
+def batch_loader(samples: TrainingSamples, batches: Iterable[np.ndarray], *, workers: int | None = 0,
                  pin_memory: bool = False):
-    """Iterate ``(x, y)`` tensors of ``batches`` (index arrays) in order; ``workers`` loader
-    processes read ahead (0: read in this process), ``pin_memory`` for fast copies to a GPU."""
-    if workers <= 0 and not pin_memory:
+    """Iterate ``(x, y)`` tensors of ``batches`` (index arrays; any iterable, read as the loader goes)
+    in order.
+
+    Args:
+        workers: loader processes reading ahead (0: read in this process; None: :func:`loader_workers`
+            for a GPU when ``pin_memory``, else for the CPU).
+        pin_memory: batches in page-locked memory, for asynchronous copies to a GPU
+            (``tensor.to("cuda", non_blocking=True)``).
+
+    The loader draws its workers' seeds from a generator of its own, never from torch's global
+    generator, so a run's other random draws (e.g. drop-path) are the same with and without it.
+    """
+    workers = loader_workers(workers, "cuda" if pin_memory else "cpu")
+    if workers == 0 and not pin_memory:
         return (samples.__getitems__(b) for b in batches)
-    return iter(torch.utils.data.DataLoader(samples, batch_sampler=[list(map(int, b)) for b in batches],
-                                            num_workers=max(0, workers), pin_memory=pin_memory,
-                                            collate_fn=_whole_batch))
+    return iter(torch.utils.data.DataLoader(samples, batch_sampler=_IndexLists(batches), num_workers=workers,
+                                            pin_memory=pin_memory, collate_fn=_whole_batch,
+                                            generator=torch.Generator()))
 
 
 def training_samples(features: Sequence[Any], labels: Sequence[np.ndarray], cfg: TrainConfig, *, augment: bool,

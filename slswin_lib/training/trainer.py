@@ -38,10 +38,10 @@ from torch import nn
 
 from ..config import RUNTIME_ONLY, VAL_POINTS, TrainConfig, run_digest
 from ..io import atomic_path
-from .stream import TrainingSamples, batch_loader
+from .stream import TrainingSamples, batch_loader, loader_workers
 
-__all__ = ["TrainingError", "History", "fit", "predict", "load_checkpoint", "select_device", "build_model",
-           "plan_stages"]
+__all__ = ["TrainingError", "DeviceError", "History", "fit", "predict", "load_checkpoint", "select_device",
+           "cuda_summary", "build_model", "plan_stages"]
 
 
 
@@ -135,11 +135,44 @@ def plan_stages(cfg: TrainConfig, n_samples: int, groups: np.ndarray | None = No
     return stages
 
 
+class DeviceError(ValueError):
+    """The device asked for is not on this machine (e.g. ``"cuda"`` where torch sees no GPU)."""
+
+
+def cuda_summary() -> str:
+    """What torch sees of CUDA here, in words: the devices, or why there are none.
+
+    >>> cuda_summary().startswith("torch ")
+    True
+    """
+    build = torch.version.cuda
+    if not build:
+        return f"torch {torch.__version__} is a build without CUDA"
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n == 0:
+        return f"torch {torch.__version__} (CUDA {build}) sees no CUDA device (no NVIDIA driver or no visible GPU)"
+    names = ", ".join(torch.cuda.get_device_name(i) for i in range(n))
+    return f"torch {torch.__version__} (CUDA {build}) sees {n} CUDA device(s): {names}"
+
+
 def select_device(device: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU."""
+    """The torch device of a setting: ``"auto"`` is CUDA when available, else the CPU; ``"cpu"``,
+    ``"cuda"``, ``"cuda:1"``, ... are checked to exist here.
+
+    Raises:
+        DeviceError: a device torch does not know, or a CUDA device this machine does not have (the
+            message says what torch sees and what to do).
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise DeviceError(f"device {device!r} is not a torch device ({err}); use 'cpu', 'cuda' or 'auto'") from None
+    if dev.type == "cuda" and (dev.index or 0) >= (torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        raise DeviceError(f"device {device!r} was asked for, but {cuda_summary()}; use device 'cpu' (or 'auto') "
+                          "here, or run on a machine with an NVIDIA GPU and a CUDA build of torch")
+    return dev
 
 
 def build_model(name: str, seed: int, **model_kwargs: Any) -> nn.Module:
@@ -201,12 +234,14 @@ def _save_checkpoint(path: Path, **state: Any) -> None:
 
 @torch.no_grad()
 def _val_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, dev: torch.device) -> float:
-    """Mean squared error of the model (in eval mode) on held-out inputs."""
+    """Mean squared error of the model (in eval mode) on held-out inputs (one host sync)."""
     model.eval()
+    sums = [nn.functional.mse_loss(model(x[start:start + batch_size].to(dev, non_blocking=True)),
+                                   y[start:start + batch_size].to(dev, non_blocking=True), reduction="sum")
+            for start in range(0, len(y), batch_size)]
     total = 0.0
-    for start in range(0, len(y), batch_size):
-        xb, yb = x[start:start + batch_size].to(dev), y[start:start + batch_size].to(dev)
-        total += nn.functional.mse_loss(model(xb), yb, reduction="sum").item()
+    for value in (torch.stack(sums).tolist() if sums else []):   # summed in float64, batch after batch
+        total += value
     model.train()
     return total / max(1, len(y))
 
@@ -218,6 +253,43 @@ def _record_val(history: History, model: nn.Module, x: torch.Tensor, y: torch.Te
     history.val_seconds += time.perf_counter() - t0
 
 
+def _epoch_plan(stages: Sequence[Stage], done_epochs: int):
+    """``(stage index, epoch within the stage, epoch of the run)`` of every epoch after the first
+    ``done_epochs`` of the run."""
+    epoch = 0
+    for s, stage in enumerate(stages):
+        for e in range(stage.epochs):
+            if epoch >= done_epochs:
+                yield s, e, epoch
+            epoch += 1
+
+
+def _epoch_batches(stage: Stage, e: int, epoch: int, cfg: TrainConfig) -> list[np.ndarray]:
+    """The index batches of epoch ``e`` of ``stage`` (epoch ``epoch`` of the run): its samples shuffled
+    with ``cfg.seed + epoch``, cut into ``cfg.batch_size``; the stage's last epoch may be cut short."""
+    order = stage.indices[torch.randperm(len(stage.indices),
+                                         generator=torch.Generator().manual_seed(cfg.seed + epoch)).numpy()]
+    n_batches = min(stage.batches_per_epoch, stage.steps - e * stage.batches_per_epoch)
+    return [order[b * cfg.batch_size:(b + 1) * cfg.batch_size] for b in range(n_batches)]
+
+
+def _run_batches(x: torch.Tensor | TrainingSamples, y: torch.Tensor, stages: Sequence[Stage], plan: list,
+                 cfg: TrainConfig, dev: torch.device):
+    """One iterator of the ``(x, y)`` batches of every epoch of ``plan``, in order: streamed samples
+    through :func:`~slswin_lib.training.stream.batch_loader` (loader workers and pinned memory on a
+    GPU, kept for the whole run), in-memory arrays indexed here (pinned on a GPU)."""
+    batches = (b for s, e, epoch in plan for b in _epoch_batches(stages[s], e, epoch, cfg))
+    pin = dev.type == "cuda"
+    if isinstance(x, TrainingSamples):
+        return batch_loader(x, batches, workers=loader_workers(cfg.loader_workers, dev.type), pin_memory=pin)
+
+    def rows(i: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        xb, yb = x[torch.from_numpy(i)], y[torch.from_numpy(i)]
+        return (xb.pin_memory(), yb.pin_memory()) if pin else (xb, yb)
+
+    return (rows(i) for i in batches)
+
+
 def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: TrainConfig, *,
         checkpoint: str | os.PathLike,
         groups: np.ndarray | None = None, val: tuple[np.ndarray, np.ndarray] | None = None,
@@ -227,11 +299,13 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
 
     Args:
         x: ``(N, 3, S, S)`` float32 inputs in [0, 1], or :class:`~slswin_lib.training.stream.TrainingSamples`
-            (read batch by batch, ``cfg.loader_workers`` processes ahead, pinned on a GPU).
+            (read batch by batch, ``cfg.loader_workers`` processes ahead, pinned on a GPU; one loader
+            for the whole run, so its workers start once).
         y: ``(N,)`` float32 targets (0/1 labels).
         cfg: the recipe (``recipe``, ``lr``/``momentum``/``epochs`` or ``adamw_lr``/
             ``weight_decay``/``warmup_fraction``/``lr_decay``/``steps``), ``batch_size``,
-            ``schedule``, ``seed``, ``device`` and ``val_every``.
+            ``schedule``, ``seed``, ``device``, ``val_every`` and the runtime settings ``loader_workers``,
+            ``autocast`` (forward pass and loss in bfloat16) and ``compile`` (``torch.compile``).
         checkpoint: file written atomically after every epoch (and read to resume).
         groups: ``(N,)`` subject of each sample; required by ``cfg.schedule="per_subject"``.
         val: held-out ``(x_val, y_val)`` (shapes as ``x``, ``y``): their loss is measured before
@@ -243,6 +317,12 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
     ``cfg.seed`` seeds the initialisation and the shuffles (the ``e``-th epoch of the run shuffles
     its stage's samples with ``seed + e``), so a resumed run sees the same batches as an
     uninterrupted one.
+
+    The device is kept busy: batches are copied to it asynchronously from pinned memory, and the
+    host waits for it only where a value is logged: the step losses are read once per epoch (a
+    non-finite loss is reported then, with its epoch and batch, and the epoch's checkpoint is not
+    written), the held-out loss at its measuring points. On the CPU the arithmetic is the same as a
+    loop that reads every loss at once, so the weights and losses are too.
 
     Returns:
         The trained model (in eval mode) and its :class:`History`.
@@ -288,66 +368,65 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
             history.val_step.append(0)
             _record_val(history, model, xv, yv, cfg.predict_batch_size, dev)
     loss_fn = nn.MSELoss()
+    # the checkpoint keeps the plain model's weights (a compiled wrapper prefixes their names)
+    step_model = torch.compile(model) if cfg.compile else model
+    plan = list(_epoch_plan(stages, done_epochs))
+    batches = _run_batches(x if samples is not None else xt, yt, stages, plan, cfg, dev)
+    first_epoch = np.cumsum([0] + [st.epochs for st in stages])   # of each stage, in epochs of the run
     bar = tqdm(total=total_steps, initial=step, desc=desc or model_name, unit="step", leave=False,
                disable=not progress)
-    epoch = 0  # epochs of the run before the current one, over all stages
-    for s, stage in enumerate(stages):
-        if epoch + stage.epochs <= done_epochs:
-            epoch += stage.epochs
-            continue
-        optimiser, scheduler = _optimiser(cfg, model, stage.steps)
-        if state is not None and state["stage"] == s and done_epochs > epoch:
-            optimiser.load_state_dict(state["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-        for e in range(stage.epochs):
-            if epoch < done_epochs:
-                epoch += 1
-                continue
-            model.train()
-            order = stage.indices[torch.randperm(len(stage.indices),
-                                                 generator=torch.Generator().manual_seed(cfg.seed + epoch)).numpy()]
-            n_batches = min(stage.batches_per_epoch, stage.steps - e * stage.batches_per_epoch)
-            total, seen, t0 = 0.0, 0, time.perf_counter()
-            batches = [order[b * cfg.batch_size:(b + 1) * cfg.batch_size] for b in range(n_batches)]
-            if samples is None:
-                loader = ((xt[torch.from_numpy(i)], yt[torch.from_numpy(i)]) for i in batches)
-            else:
-                loader = batch_loader(samples, batches, workers=cfg.loader_workers, pin_memory=dev.type == "cuda")
-            for b, (xb, yb) in enumerate(loader):
-                idx = batches[b]
-                xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
-                loss = loss_fn(model(xb), yb)
-                if not torch.isfinite(loss):
-                    last = f"the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint.exists() \
-                        else "no epoch finished, so there is no checkpoint"
-                    raise TrainingError(f"{desc or model_name}: the loss became {loss.item()} at epoch "
-                                        f"{epoch + 1}, batch {b + 1}; {last}. Lower the learning rate or "
-                                        "check the features for NaN/inf")
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                history.step_lr.append(optimiser.param_groups[0]["lr"])
-                optimiser.step()
-                step += 1
-                _scheduler_step(scheduler, e * stage.batches_per_epoch + b + 1)
-                history.step_loss.append(loss.item())
-                total += loss.item() * len(idx)
-                seen += len(idx)
-                if val is not None and (step % val_every == 0 or step == total_steps):
-                    history.val_step.append(step)
-                    _record_val(history, model, xv, yv, cfg.predict_batch_size, dev)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            epoch += 1
-            history.loss.append(total / seen)
-            history.seconds.append(time.perf_counter() - t0)
-            # the optimiser's state only serves a resume: a finished run keeps the weights
-            finished = step == total_steps
-            _save_checkpoint(checkpoint, model=model.state_dict(),
-                             optimizer=None if finished else optimiser.state_dict(),
-                             scheduler=None if finished or scheduler is None else scheduler.state_dict(),
-                             stage=s, epoch=epoch, step=step, history=history.as_dict(),
-                             fingerprint=fingerprint, rng=torch.get_rng_state(), run=run, meta=meta or {})
+    optimiser, scheduler, current = None, None, None
+    for s, e, epoch in plan:
+        stage = stages[s]
+        if s != current:
+            optimiser, scheduler = _optimiser(cfg, model, stage.steps)
+            if state is not None and state["stage"] == s and done_epochs > first_epoch[s]:
+                optimiser.load_state_dict(state["optimizer"])
+                if scheduler is not None:
+                    scheduler.load_state_dict(state["scheduler"])
+            current = s
+        model.train()
+        n_batches = min(stage.batches_per_epoch, stage.steps - e * stage.batches_per_epoch)
+        losses, sizes, t0 = [], [], time.perf_counter()
+        for b in range(n_batches):
+            xb, yb = next(batches)
+            xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.autocast):
+                loss = loss_fn(step_model(xb), yb)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            history.step_lr.append(optimiser.param_groups[0]["lr"])
+            optimiser.step()
+            step += 1
+            _scheduler_step(scheduler, e * stage.batches_per_epoch + b + 1)
+            losses.append(loss.detach())
+            sizes.append(len(yb))
+            if val is not None and (step % val_every == 0 or step == total_steps):
+                history.val_step.append(step)
+                _record_val(history, model, xv, yv, cfg.predict_batch_size, dev)
+            bar.update(1)
+        values = torch.stack(losses).tolist()                   # the epoch's one wait for the device
+        bad = next((b for b, value in enumerate(values) if not math.isfinite(value)), None)
+        if bad is not None:
+            last = f"the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint.exists() \
+                else "no epoch finished, so there is no checkpoint"
+            raise TrainingError(f"{desc or model_name}: the loss became {values[bad]} at epoch {epoch + 1}, "
+                                f"batch {bad + 1}; {last}. Lower the learning rate or check the features for "
+                                "NaN/inf")
+        history.step_loss.extend(values)
+        total = 0.0
+        for value, n in zip(values, sizes):
+            total += value * n
+        history.loss.append(total / sum(sizes))
+        history.seconds.append(time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+        # the optimiser's state only serves a resume: a finished run keeps the weights
+        finished = step == total_steps
+        _save_checkpoint(checkpoint, model=model.state_dict(),
+                         optimizer=None if finished else optimiser.state_dict(),
+                         scheduler=None if finished or scheduler is None else scheduler.state_dict(),
+                         stage=s, epoch=epoch + 1, step=step, history=history.as_dict(),
+                         fingerprint=fingerprint, rng=torch.get_rng_state(), run=run, meta=meta or {})
     bar.close()
     model.eval()
     return model, history
@@ -356,12 +435,16 @@ def fit(model_name: str, x: np.ndarray | TrainingSamples, y: np.ndarray, cfg: Tr
 @torch.no_grad()
 def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 256, device: str | None = None,
             transform: Callable[[np.ndarray], np.ndarray] | None = None, progress: bool = False,
-            desc: str = "predict") -> np.ndarray:
+            desc: str = "predict", autocast: bool = False) -> np.ndarray:
     """Scores of ``(N, 3, S, S)`` inputs -> ``(N,)`` float64 (the regression output).
 
     With ``transform``, ``x`` is read in batches of ``batch_size`` (e.g. memory-mapped ``(N, S, S, 3)``
     features) and each batch is turned into model input by ``transform`` (e.g. ``to_model_input``),
     so the inputs are never held in memory whole; ``progress`` shows a bar with an ETA.
+
+    On a GPU each batch is copied from pinned memory without waiting, and the scores stay on the
+    device until the last batch (one wait), so the next batch is prepared while the device works.
+    ``autocast``: the forward pass in bfloat16 (``torch.autocast``).
     """
     from tqdm.auto import tqdm
 
@@ -370,6 +453,9 @@ def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 256, device: s
     out = []
     for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
         xb = x[start:start + batch_size]
-        xb = torch.from_numpy(np.ascontiguousarray(transform(xb) if transform else xb, dtype=np.float32)).to(dev)
-        out.append(model(xb).float().view(-1).cpu().numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        xb = torch.from_numpy(np.ascontiguousarray(transform(xb) if transform else xb, dtype=np.float32))
+        if dev.type == "cuda":
+            xb = xb.pin_memory()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+            out.append(model(xb.to(dev, non_blocking=True)).float().view(-1))
+    return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros(0)
