@@ -780,8 +780,8 @@ CPU_TRAINING: dict[str, dict[str, Any]] = {"train": {"schedule": "pooled"}}
 #: by other runs (benchmarks/bench_determinism.py --cost, medians of 3 rounds, batch 48, one thread): a
 #: SOFTNet step x1.10 (26 -> 29 ms), an SL-Swin-T step x1.94 (411 -> 797 ms) and its prediction x2.08
 #: (2.6 -> 5.3 ms a sample; MKL's COMPATIBLE branch: SSE2 matrix products), rendering x1.08, features
-#: x1.00; the quick run's training and prediction projected by benchmarks/bench_budget.py: 46.6 -> 71.9
-#: min (48.7 min with every pin but MKL's, which alone keeps Intel and AMD CPUs apart)
+#: x1.00. The quick run's training and prediction (bench_budget.py's measured costs over quick's runs):
+#: 22.5 -> 43.7 min; every pin but MKL's (which alone keeps Intel and AMD CPUs apart) costs ~2 min
 PORTABLE_KERNELS: dict[str, dict[str, Any]] = {"train": {"cpu_kernels": "portable"}}
 #: suffix of the paper-text variant's name (``"quick-paper_text"``)
 PAPER_TEXT_SUFFIX = "-paper_text"
