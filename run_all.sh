@@ -10,8 +10,9 @@
 #                                         (config.AblationConfig: table6_types, fidelity); the README's
 #                                         results block is then left as it is
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
-#   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on notebooks/ with the kernel "slswin" (this
-#                                         .venv); notebooks run by hand use profile P (default
+#   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on the repository (notebooks/ and the executed
+#                                         copies under runs/) with the kernel "slswin" (this .venv);
+#                                         notebooks run by hand use profile P (default
 #                                         $SLSWIN_PROFILE, else quick); ARGS go to jupyter lab
 #   ./run_all.sh kernel                   only (re-)register the Jupyter kernel "slswin" in .venv
 #   ./run_all.sh gpu-check [--device cuda|cpu] [--out DIR]
@@ -27,6 +28,8 @@
 # registered in it; assets come from PyPI packages.
 # A run writes into runs/<profile>/ ($SLSWIN_WORK if set; runs/test for `test`) and holds a lock
 # there: a second run on the same folder stops at once and names the running one.
+# Every command exports its profile's CPU-kernel pins (slswin_lib/determinism.py; smoke and quick:
+# the same bits on every x86-64 CPU) before any process loads torch.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -80,6 +83,21 @@ setup() {
     "$VENV/bin/python" -m slswin_lib fetch-assets --quiet
 }
 
+export_kernels() {
+    # $1: a profile. Its CPU kernels' variables (none for native), read by torch's libraries when they
+    # first compute, so exported here for every process this run starts (kernel, pytest, workers)
+    local exports
+    exports=$("$VENV/bin/python" -m slswin_lib.determinism --profile "$1")
+    eval "$exports"
+}
+
+common_root() {
+    # the deepest folder that holds both $1 and $2 (absolute paths)
+    local a=$1 b=$2
+    while [ "$a" != / ] && [[ "$b/" != "$a/"* ]]; do a=$(dirname "$a"); done
+    echo "$a"
+}
+
 flock_fd9() {
     if command -v flock >/dev/null; then
         flock -n 9
@@ -129,6 +147,7 @@ run_tests() {
     export MPLBACKEND=Agg
     take_lock "$SLSWIN_WORK"
     setup
+    export_kernels smoke
     echo "[test] pytest + nbval (profile smoke, work dir $SLSWIN_WORK)"
     "$VENV/bin/python" -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"
 }
@@ -142,11 +161,17 @@ run_lab() {
         esac
     done
     setup
+    export_kernels "${SLSWIN_PROFILE:-quick}"
     # JupyterLab refuses root without --allow-root (containers commonly run as root)
     [ "$(id -u)" -eq 0 ] && args=(--allow-root ${args[@]+"${args[@]}"})
-    echo "[lab] JupyterLab on notebooks/: pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
+    # the root holds the notebooks and the runs' executed copies (runs/<profile>/notebooks, or $SLSWIN_WORK's)
+    local runs root
+    runs=$(realpath -ms "${SLSWIN_WORK:-$ROOT/runs}")
+    root=$(common_root "$(realpath -ms "$ROOT")" "$runs")
+    echo "[lab] JupyterLab on $root: $ROOT/notebooks and the executed copies in" \
+         "${SLSWIN_WORK:-$ROOT/runs/<profile>}/notebooks; pick the kernel \"$KERNEL_DISPLAY\"; notebooks use profile" \
          "${SLSWIN_PROFILE:-quick} (./run_all.sh lab --profile smoke|quick|paper)"
-    exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$ROOT/notebooks" ${args[@]+"${args[@]}"}
+    exec "$VENV/bin/python" -m jupyterlab --ServerApp.root_dir="$root" ${args[@]+"${args[@]}"}
 }
 
 run_notebooks() {
@@ -178,6 +203,7 @@ run_notebooks() {
         exit 2
     fi
     setup
+    export_kernels "$profile"
     export MPLBACKEND=Agg
     local out="$run_dir/notebooks"
     mkdir -p "$out" "$ROOT/figures"

@@ -271,10 +271,14 @@ def _cmd_spot(args: argparse.Namespace) -> int:
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("notebook", help="the notebook to run, e.g. notebooks/09_released_predictions.ipynb")
+    p.description = (
+        "Run a notebook over a parameter grid with papermill and gather its tables. Each grid point runs in "
+        "OUT/<name-value>_... (every --param and --set value in the name, and in its sweep_point.json); a point "
+        "already run with the same values is reused, a folder made with other values is refused.")
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="a swept parameter and its values (repeat for a grid)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="a fixed parameter for every run (e.g. profile=smoke)")
+                   help="a fixed parameter for every run (e.g. profile=smoke); part of each point's folder name")
     p.add_argument("--table", action="append", required=True, metavar="STEM",
                    help="a table the notebook writes (e.g. 09_released_counts) to gather")
     p.add_argument("--out", required=True, help="folder for the runs and the gathered sweep.csv")
@@ -297,7 +301,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return out
 
     grid = pairs(args.param)
-    fixed = {k: v[0] for k, v in pairs(args.set).items()}
+    fixed = pairs(args.set)
+    several = sorted(k for k, v in fixed.items() if len(v) != 1)
+    if several:
+        raise ValueError(f"--set {several[0]}=... gives {len(fixed[several[0]])} values; --set takes one value "
+                         "(sweep several with --param)")
+    fixed = {k: v[0] for k, v in fixed.items()}
     table = run_sweep(args.notebook, grid, args.out, tables=args.table, parameters=fixed)
     target = Path(args.out) / "sweep.csv"
     with atomic_path(target) as tmp:
@@ -385,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m slswin_lib",
         description="SL-Swin expression spotting (He, Chen & Zhong 2023): reference implementation.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"slswin {__version__}",
+                        help="print the version of slswin and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, func) in _COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

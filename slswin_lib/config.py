@@ -71,13 +71,14 @@ __all__ = [
     "SOFTNET_RECIPES",
     "SOFTNET_T",
     "peer_profile",
+    "CPU_KERNELS",
 ]
 
 #: settings that change how fast or where a run goes, never its results; :func:`run_digest`
 #: leaves them out, so changing them reuses cached features, folds and checkpoints
 RUNTIME_ONLY = frozenset({"workers", "chunk", "fold_workers", "device", "predict_batch_size",
                           "flow_device", "flow_batch", "flow_compile", "loader_workers", "autocast",
-                          "compile"})
+                          "compile", "cpu_kernels"})
 
 
 #: the paper's threshold factor t (Section 2.5, Fig. 1): T = mean + t (max - mean); the default of
@@ -357,6 +358,9 @@ SCHEDULES = ("pooled", "per_subject")
 AUGMENT_STAGES = ("normalised", "raw")
 PSEUDO_WINDOWS = ("k_plus_one", "k_frames")
 LR_DECAYS = ("cosine", "one_cycle")
+#: CPU kernels of a run's processes (slswin_lib.determinism): "native" (each library's best code for
+#: this CPU) or "portable" (pinned, the same bits on every x86-64 CPU with AVX2)
+CPU_KERNELS = ("native", "portable")
 
 
 @dataclass(frozen=True)
@@ -574,6 +578,11 @@ class TrainConfig:
     #: pseudo-label window of sample i: "k_plus_one" (frames i .. i + k, the paper's text) or
     #: "k_frames" ([code]: frames i .. i + k - 1)
     pseudo_window: str = "k_plus_one"
+    #: CPU kernels of every process of a run: "native" or "portable" (ATen's AVX2 code, oneDNN capped at
+    #: AVX2, MKL's COMPATIBLE branch, numpy without AVX-512, one thread per fold: bit-identical results
+    #: on every x86-64 CPU with AVX2, at the cost given at PORTABLE_KERNELS; slswin_lib.determinism).
+    #: Like ``device``, not part of the run's identity
+    cpu_kernels: str = "native"
 
     def __post_init__(self) -> None:
         check_choice("TrainConfig.recipe", self.recipe, RECIPES)
@@ -581,6 +590,7 @@ class TrainConfig:
         check_choice("TrainConfig.augment_stage", self.augment_stage, AUGMENT_STAGES)
         check_choice("TrainConfig.pseudo_window", self.pseudo_window, PSEUDO_WINDOWS)
         check_choice("TrainConfig.lr_decay", self.lr_decay, LR_DECAYS)
+        check_choice("TrainConfig.cpu_kernels", self.cpu_kernels, CPU_KERNELS)
         for name in ("epochs", "steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)} must be >= 1")
@@ -764,6 +774,15 @@ def with_softnet(profile: Profile, recipe: str, **values: Any) -> Profile:
 #: where the CPU profiles (smoke, quick) depart from the authors' code: one pooled training set
 #: (a training budget; the data processing stays the authors')
 CPU_TRAINING: dict[str, dict[str, Any]] = {"train": {"schedule": "pooled"}}
+#: the CPU profiles' kernels (issue 28): pinned, so that smoke and quick give the same bits on every x86-64
+#: CPU with AVX2 (slswin_lib.determinism: the pins and the evidence); the paper profile, which expects a
+#: GPU, keeps each library's native CPU kernels. Cost, measured side by side on a 2-core AMD EPYC loaded
+#: by other runs (benchmarks/bench_determinism.py --cost, medians of 3 rounds, batch 48, one thread): a
+#: SOFTNet step x1.10 (26 -> 29 ms), an SL-Swin-T step x1.94 (411 -> 797 ms) and its prediction x2.08
+#: (2.6 -> 5.3 ms a sample; MKL's COMPATIBLE branch: SSE2 matrix products), rendering x1.08, features
+#: x1.00. The quick run's training and prediction (bench_budget.py's measured costs over quick's runs):
+#: 22.5 -> 43.7 min; every pin but MKL's (which alone keeps Intel and AMD CPUs apart) costs ~2 min
+PORTABLE_KERNELS: dict[str, dict[str, Any]] = {"train": {"cpu_kernels": "portable"}}
 #: suffix of the paper-text variant's name (``"quick-paper_text"``)
 PAPER_TEXT_SUFFIX = "-paper_text"
 
@@ -781,7 +800,7 @@ _PROFILES: dict[str, Profile] = {
                           predict_batch_size=128),
         ablation=AblationConfig(folds=1, max_train_samples=32, steps=2),
         model=ModelConfig(summary_sizes=(42,)),
-    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING),
+    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING).replace(**PORTABLE_KERNELS),
     "quick": Profile(
         name="quick",
         # sized to CAS(ME)^2's expression counts (issue 23: >= 57 ME, >= 150 MaE in all) with the
@@ -807,7 +826,7 @@ _PROFILES: dict[str, Profile] = {
                                 # column: the 84 x 84 MaE features and runs), no fidelity ablation (one
                                 # run per difference); `./run_all.sh --full` runs both
                                 table6_types=("me",), fidelity=False),
-    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING),
+    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING).replace(**PORTABLE_KERNELS),
     "paper": Profile(
         name="paper",
         data=DataConfig(n_subjects=22, videos_per_subject=4, seconds_per_video=90.0),

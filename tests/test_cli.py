@@ -1,5 +1,5 @@
 """``python -m slswin_lib spot-eval``: settings from the profile, --t/--mode overrides, both types in one call,
-spotted intervals, refusals."""
+spotted intervals, refusals; ``--version``."""
 import json
 from importlib import resources
 
@@ -176,3 +176,15 @@ def test_top_level_help_lists_every_command(capsys):
     assert exc.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "spot-eval evaluate spotted intervals or a score set against ground truth" in text
+
+
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    import slswin_lib
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"slswin {version('slswin')}\n"
+    assert slswin_lib.__version__ == version("slswin")

@@ -1,9 +1,10 @@
-"""``./run_all.sh``: the Jupyter kernel of the venv, ``lab``, and the per-folder run lock.
+"""``./run_all.sh``: the Jupyter kernel of the venv, ``lab``, the per-folder run lock and the CPU-kernel pins.
 
 The kernel tests use a real virtual environment made here (no pip: a ``.pth`` file lends it the
 test interpreter's site-packages folders) so that registration writes into a throw-away prefix. The lock
-tests use a stand-in ``python`` that records its arguments and waits for a signal file, so a
-run of ``./run_all.sh`` can be held in the middle while a second one is started.
+tests use a stand-in ``python`` that records its arguments (and the pinning variables it was started
+with) and waits for a signal file, so a run of ``./run_all.sh`` can be held in the middle while a second
+one is started; it hands ``-m slswin_lib.determinism`` to the test interpreter.
 """
 import fcntl
 import hashlib
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import jupyterlab
 import pytest
+
+from slswin_lib.determinism import PORTABLE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ALL = str(ROOT / "run_all.sh")
@@ -33,9 +36,9 @@ def _stamp(venv_dir: Path) -> None:
 
 
 def _env(tmp: Path, venv_dir: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("SLSWIN_PROFILE", "JUPYTER_PATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SLSWIN_PROFILE", "JUPYTER_PATH", *PORTABLE_ENV)}
     env.update(SLSWIN_VENV=str(venv_dir), SLSWIN_WORK=str(tmp / "work"), JUPYTER_DATA_DIR=str(tmp / "jupyter"),
-               **extra)
+               REAL_PYTHON=sys.executable, **extra)
     return env
 
 
@@ -80,13 +83,14 @@ def test_setup_registers_the_kernel_in_the_venv(lent_venv, tmp_path):
     assert json.loads(listed.stdout)[KERNEL] == str(spec_file.parent)
 
 
-def test_lab_starts_jupyterlab_of_the_venv_on_the_notebooks(lent_venv, tmp_path):
+def test_lab_starts_jupyterlab_of_the_venv(lent_venv, tmp_path):
     # --version: JupyterLab of the venv answers and exits instead of serving
     r = _run("lab", "--profile", "smoke", "--version", env=_env(tmp_path, lent_venv))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == jupyterlab.__version__
-    assert f'[lab] JupyterLab on notebooks/: pick the kernel "{KERNEL_DISPLAY}"; notebooks use profile smoke' \
-        in r.stdout
+    root = os.path.commonpath([ROOT, tmp_path / "work"])
+    assert f"[lab] JupyterLab on {root}: {ROOT}/notebooks and the executed copies in {tmp_path / 'work'}/notebooks; " \
+           f'pick the kernel "{KERNEL_DISPLAY}"; notebooks use profile smoke' in r.stdout
 
 
 @pytest.fixture
@@ -95,7 +99,9 @@ def standin_venv(tmp_path) -> Path:
     path = tmp_path / "standin"
     (path / "bin").mkdir(parents=True)
     python = path / "bin" / "python"
-    python.write_text('#!/bin/sh\necho "$@" >> "$CALLS"\n'
+    python.write_text('#!/bin/sh\n[ "$2" = slswin_lib.determinism ] && exec "$REAL_PYTHON" "$@"\n'
+                      'echo "$@" >> "$CALLS"\n'
+                      'echo "$ATEN_CPU_CAPABILITY|$ONEDNN_MAX_CPU_ISA|$MKL_CBWR" >> "$CALLS.env"\n'
                       'while [ ! -e "$RELEASE" ]; do sleep 0.05; done\n')
     python.chmod(0o755)
     _stamp(path)
@@ -221,3 +227,40 @@ def test_full_runs_what_the_quick_profile_leaves_out(standin_venv, tmp_path):
     plain = tmp_path / "calls_plain.txt"
     r = _run("--only", "08", env={**env, "CALLS": str(plain)})
     assert r.returncode == 0 and "-y" not in next(line for line in plain.read_text().splitlines() if "papermill" in line)
+
+
+def test_each_command_exports_its_profiles_cpu_kernels(standin_venv, tmp_path):
+    calls, release = tmp_path / "calls.txt", tmp_path / "release"
+    release.touch()
+    env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
+    for args in (["--profile", "smoke", "--only", "09"], ["--profile", "paper", "--only", "09"], ["test", "-x"]):
+        r = _run(*args, env=env)
+        assert r.returncode == 0, r.stderr
+    pinned, native = "|".join(PORTABLE_ENV.values()), "||"
+    assert list(PORTABLE_ENV) == ["ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"]
+    logged = list(zip([c.split()[1] for c in calls.read_text().splitlines()],
+                      (tmp_path / "calls.txt.env").read_text().splitlines()))
+    # set after the setup and before any process that loads torch: papermill's kernels, time-split, pytest
+    assert logged == [("slswin_lib", native), ("papermill", pinned), ("slswin_lib", pinned),      # smoke
+                      ("slswin_lib", native), ("papermill", native), ("slswin_lib", native),      # paper
+                      ("slswin_lib", native), ("pytest", pinned)]                                 # test (smoke)
+
+
+def test_lab_roots_jupyterlab_where_notebooks_and_executed_copies_are(standin_venv, tmp_path):
+    calls, release = tmp_path / "calls.txt", tmp_path / "release"
+    release.touch()
+    env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
+    outside = _run("lab", "--profile", "quick", env=env)                      # SLSWIN_WORK outside the repository
+    del env["SLSWIN_WORK"]
+    inside = _run("lab", "--profile", "paper", env=env)                       # runs/<profile> in the repository
+    assert outside.returncode == 0 and inside.returncode == 0, outside.stderr + inside.stderr
+    labs = [c.split() for c in calls.read_text().splitlines() if c.startswith("-m jupyterlab")]
+    roots = [next(a.split("=", 1)[1] for a in lab if a.startswith("--ServerApp.root_dir=")) for lab in labs]
+    assert roots == [os.path.commonpath([ROOT, tmp_path / "work"]), str(ROOT)]
+    for root, copies in zip(roots, (tmp_path / "work" / "notebooks", ROOT / "runs" / "quick" / "notebooks")):
+        (ROOT / "notebooks").relative_to(root)
+        copies.relative_to(root)
+    assert f"[lab] JupyterLab on {ROOT}: {ROOT}/notebooks and the executed copies in {ROOT}/runs/<profile>/notebooks" \
+        in inside.stdout
+    env_lines = (tmp_path / "calls.txt.env").read_text().splitlines()
+    assert env_lines[1::2] == ["|".join(PORTABLE_ENV.values()), "||"]      # lab's kernels: quick pinned, paper not

@@ -279,11 +279,14 @@ def test_loso_on_a_two_worker_dask_cluster_resumes_finished_folds(tmp_path):
     manifest = (tmp_path / "run" / "manifest.json").read_text()
     assert '"protocol": "MEGC 2021 LOSO"' in manifest and '"git_commit"' in manifest
     # the cluster outlives the call (its workers keep torch imported for the next run) ...
-    cluster = local_cluster(2)
-    assert cluster is local_cluster(2) and len(cluster.workers) == 2
+    from slswin_lib.determinism import kernel_env
+
+    pins = kernel_env(profile.train.cpu_kernels)   # the profile's workers start with its CPU kernels
+    cluster = local_cluster(2, pins)
+    assert cluster is local_cluster(2, pins) and len(cluster.workers) == 2
     # ... and one that was closed is replaced
     cluster.close()
-    replacement = local_cluster(2)
+    replacement = local_cluster(2, pins)
     assert replacement is not cluster and len(replacement.workers) == 2
     replacement.close()
     # a second call finds every fold done and returns the same scores without training

@@ -127,6 +127,7 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
     t_begin = time.perf_counter()
     import torch
 
+    from ..determinism import enter, fold_threads
     from ..training.labels import make_labels
     from ..features.preprocess import to_model_input
     from ..training.stream import open_features, training_samples
@@ -144,8 +145,10 @@ def train_fold(job: FoldJob, progress: bool = True) -> FoldResult:
                                 "or training options); delete the folder or run under another tag")
         with np.load(done) as z:
             return FoldResult(job.name, {key: z[key] for key in z.files}, record)
-    if job.threads:
-        torch.set_num_threads(job.threads)
+    enter(job.train_cfg.cpu_kernels)   # the profile's CPU kernels (slswin_lib.determinism)
+    threads = fold_threads(job.train_cfg.cpu_kernels, job.threads)
+    if threads:
+        torch.set_num_threads(threads)
     cfg, k = job.train_cfg, job.k
     t0 = time.perf_counter()
     labels = [make_labels(i.n_frames - k, k, i.intervals, cfg.labelling, cfg.pseudo_window) for i in job.train]
@@ -224,25 +227,42 @@ def memory_limited_workers(jobs: Sequence[FoldJob], workers: int, available: int
     return int(min(workers, fit))
 
 
-#: this process's local Dask clusters, by number of workers (see :func:`local_cluster`)
-_LOCAL_CLUSTERS: dict[int, Any] = {}
+#: this process's local Dask clusters, by number of workers and environment (see :func:`local_cluster`)
+_LOCAL_CLUSTERS: dict[tuple, Any] = {}
 
 
-def local_cluster(workers: int):
+def local_cluster(workers: int, env: Mapping[str, str] | None = None):
     """This process's local Dask cluster of ``workers`` single-threaded worker processes.
 
     Started on first use and kept for later calls, so the LOSO runs of a notebook (a dozen in the
     ablations) share workers that have torch and the models imported already (starting a cluster
     and importing them costs ~5 s a run on 2 cores); distributed closes it when the process exits.
     A cluster that has been closed is replaced.
+
+    ``env``: environment variables every worker process starts with, e.g. the pinned CPU kernels
+    (:func:`slswin_lib.determinism.kernel_env`); a cluster is kept per ``env``. They are set before the
+    worker is spawned (distributed's ``nanny.pre-spawn-environ``: numpy reads its variable on import,
+    which a worker does before its ``env`` would be applied), so this process gets them too.
     """
+    import dask
     from distributed import LocalCluster
 
-    cluster = _LOCAL_CLUSTERS.get(workers)
+    key = (workers, tuple(sorted((env or {}).items())))
+    cluster = _LOCAL_CLUSTERS.get(key)
     if cluster is None or cluster.status.name not in ("created", "starting", "running"):
-        cluster = _LOCAL_CLUSTERS[workers] = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+        pre_spawn = "distributed.nanny.pre-spawn-environ"
+        with dask.config.set({pre_spawn: {**dask.config.get(pre_spawn, {}), **(env or {})}}):
+            cluster = _LOCAL_CLUSTERS[key] = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                           dashboard_address=None, silence_logs=40)
     return cluster
+
+
+def _kernels(jobs: Sequence[FoldJob]) -> str:
+    """The one CPU-kernel setting (``TrainConfig.cpu_kernels``) of a batch of fold jobs."""
+    modes = sorted({job.train_cfg.cpu_kernels for job in jobs})
+    if len(modes) > 1:
+        raise ValueError(f"fold jobs with different CPU kernels {modes} cannot share workers; map them separately")
+    return modes[0] if modes else "native"
 
 
 def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str | None = None,
@@ -251,7 +271,12 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
     or on the cluster at ``scheduler_address``; results in the order of ``jobs``.
 
     The wait is timed (:mod:`slswin_lib.timing`): starting the cluster as worker start-up, the rest
-    split over the stages the folds report (reused folds: data preparation)."""
+    split over the stages the folds report (reused folds: data preparation).
+
+    A local cluster's workers start with the jobs' CPU kernels (``TrainConfig.cpu_kernels``,
+    :mod:`slswin_lib.determinism`); the workers of a cluster at ``scheduler_address`` get them when
+    their first fold starts (:func:`slswin_lib.determinism.enter`), so start those with the variables
+    set (``python -m slswin_lib.determinism --profile P``)."""
     from tqdm.auto import tqdm
 
     if scheduler_address is None:
@@ -268,8 +293,10 @@ def map_folds(jobs: Sequence[FoldJob], workers: int = 1, scheduler_address: str 
             return results
         from distributed import Client, as_completed
 
+        from ..determinism import kernel_env
+
         with stage(WORKER_START):
-            client = Client(scheduler_address or local_cluster(workers))
+            client = Client(scheduler_address or local_cluster(workers, kernel_env(_kernels(jobs))))
         try:
             futures = [client.submit(train_fold, job, progress=False, pure=False, key=f"fold-{job.name}")
                        for job in jobs]
