@@ -9,6 +9,8 @@
 #   ./run_all.sh --full                   also what the quick profile leaves out to keep within an hour
 #                                         (config.AblationConfig: table6_types, fidelity); the README's
 #                                         results block is then left as it is
+#   ./run_all.sh --portable               quick on the pinned CPU kernels (slswin_lib/determinism.py): the
+#                                         same bits on every x86-64 CPU, ~21 min longer; README left as is
 #   ./run_all.sh test [PYTEST ARGS]       the test suite: pytest + nbval over every notebook
 #   ./run_all.sh lab [--profile P] [ARGS] JupyterLab on the repository (notebooks/ and the executed
 #                                         copies under runs/) with the kernel "slswin" (this .venv);
@@ -22,14 +24,14 @@
 #                                         machine's own Python with torch, timm and OpenCV)
 #
 # Options of a notebook run: --profile smoke|quick|paper, --dataset NAME --data-root DIR,
-# --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler), --full.
+# --only PREFIX, --from PREFIX, --scheduler-address tcp://HOST:PORT (a Dask scheduler), --full, --portable.
 # Each call sets itself up: a virtual environment in .venv (or $SLSWIN_VENV) is created on
 # first use and re-synced whenever pyproject.toml changes, with the Jupyter kernel "slswin"
 # registered in it; assets come from PyPI packages.
 # A run writes into runs/<profile>/ ($SLSWIN_WORK if set; runs/test for `test`) and holds a lock
 # there: a second run on the same folder stops at once and names the running one.
-# Every command exports its profile's CPU-kernel pins (slswin_lib/determinism.py; smoke and quick:
-# the same bits on every x86-64 CPU) before any process loads torch.
+# Every command exports its profile's CPU-kernel pins (slswin_lib/determinism.py; smoke, and any run
+# with --portable: the same bits on every x86-64 CPU) before any process loads torch.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -84,10 +86,11 @@ setup() {
 }
 
 export_kernels() {
-    # $1: a profile. Its CPU kernels' variables (none for native), read by torch's libraries when they
-    # first compute, so exported here for every process this run starts (kernel, pytest, workers)
+    # $1: a profile; $2 (optional): kernels instead of its own. Its CPU kernels' variables (none for
+    # native), read by torch's libraries when they first compute, so exported here for every process
+    # this run starts (kernel, pytest, workers)
     local exports
-    exports=$("$VENV/bin/python" -m slswin_lib.determinism --profile "$1")
+    exports=$("$VENV/bin/python" -m slswin_lib.determinism --profile "$1" ${2:+--kernels "$2"})
     eval "$exports"
 }
 
@@ -175,7 +178,7 @@ run_lab() {
 }
 
 run_notebooks() {
-    local profile=quick dataset=synthetic data_root="" only="" from="" scheduler="" full=""
+    local profile=quick dataset=synthetic data_root="" only="" from="" scheduler="" full="" kernels=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --profile) need_value "$@"; profile=$2; shift 2 ;;
@@ -185,6 +188,7 @@ run_notebooks() {
             --from) need_value "$@"; from=$2; shift 2 ;;
             --scheduler-address) need_value "$@"; scheduler=$2; shift 2 ;;
             --full) full=1; shift ;;
+            --portable) kernels=portable; shift ;;
             -h|--help) usage; exit 0 ;;
             *) echo "run_all.sh: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
         esac
@@ -203,7 +207,7 @@ run_notebooks() {
         exit 2
     fi
     setup
-    export_kernels "$profile"
+    export_kernels "$profile" "$kernels"
     export MPLBACKEND=Agg
     local out="$run_dir/notebooks"
     mkdir -p "$out" "$ROOT/figures"
@@ -221,7 +225,15 @@ run_notebooks() {
     [ -n "$data_root" ] && params+=(-p data_root "$(realpath "$data_root")")
     [ -n "$scheduler" ] && params+=(-p scheduler_address "$scheduler")
     # every ablation the profile leaves out by default (AblationConfig.table6_types, .fidelity)
-    [ -n "$full" ] && params+=(-y "settings: {ablation: {table6_types: [me, mae], fidelity: true}}")
+    local settings=()
+    [ -n "$full" ] && settings+=("ablation: {table6_types: [me, mae], fidelity: true}")
+    # the pinned kernels for every fold (TrainConfig.cpu_kernels of both recipes)
+    [ -n "$kernels" ] && settings+=("train: {cpu_kernels: $kernels}" "softnet: {cpu_kernels: $kernels}")
+    if [ ${#settings[@]} -gt 0 ]; then
+        local joined
+        joined=$(IFS=,; echo "${settings[*]}")
+        params+=(-y "settings: {$joined}")
+    fi
     local start status
     for nb in "${selected[@]}"; do
         name=$(basename "$nb" .ipynb)

@@ -774,9 +774,11 @@ def with_softnet(profile: Profile, recipe: str, **values: Any) -> Profile:
 #: where the CPU profiles (smoke, quick) depart from the authors' code: one pooled training set
 #: (a training budget; the data processing stays the authors')
 CPU_TRAINING: dict[str, dict[str, Any]] = {"train": {"schedule": "pooled"}}
-#: the CPU profiles' kernels (issue 28): pinned, so that smoke and quick give the same bits on every x86-64
-#: CPU with AVX2 (slswin_lib.determinism: the pins and the evidence); the paper profile, which expects a
-#: GPU, keeps each library's native CPU kernels. Cost, measured side by side on a 2-core AMD EPYC loaded
+#: the smoke profile's kernels (issue 28): pinned, so that the tests give the same bits on every x86-64
+#: CPU with AVX2 (slswin_lib.determinism: the pins and the evidence; tests/test_determinism.py's golden
+#: fit). quick and paper keep each library's native CPU kernels: pinned, quick's hour would grow by ~21 min
+#: (below), so its rows may differ between CPUs in the last digits (README: the measured spread); run
+#: ``./run_all.sh --portable`` for the pinned bits. Cost, measured side by side on a 2-core AMD EPYC loaded
 #: by other runs (benchmarks/bench_determinism.py --cost, medians of 3 rounds, batch 48, one thread): a
 #: SOFTNet step x1.10 (26 -> 29 ms), an SL-Swin-T step x1.94 (411 -> 797 ms) and its prediction x2.08
 #: (2.6 -> 5.3 ms a sample; MKL's COMPATIBLE branch: SSE2 matrix products), rendering x1.08, features
@@ -826,7 +828,7 @@ _PROFILES: dict[str, Profile] = {
                                 # column: the 84 x 84 MaE features and runs), no fidelity ablation (one
                                 # run per difference); `./run_all.sh --full` runs both
                                 table6_types=("me",), fidelity=False),
-    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING).replace(**PORTABLE_KERNELS),
+    ).replace(**AUTHORS_CODE).replace(**CPU_TRAINING),
     "paper": Profile(
         name="paper",
         data=DataConfig(n_subjects=22, videos_per_subject=4, seconds_per_video=90.0),

@@ -1,4 +1,4 @@
-"""The same bits on every x86-64 CPU: the pinned CPU kernels of the smoke and quick profiles.
+"""The same bits on every x86-64 CPU: the pinned CPU kernels of the smoke profile (and ``./run_all.sh --portable``).
 
 A run's numbers depend on the CPU through libraries that pick their code by the CPU they find, and
 through the number of threads:
@@ -19,13 +19,14 @@ through the number of threads:
 * the backward pass of a layer norm sums its weight gradients over per-thread partial sums, so
   SL-Swin-T's training bits change with the number of threads (measured: 1 vs 2 threads).
 
-``"portable"`` (:data:`slswin_lib.config.CPU_KERNELS`, the smoke and quick profiles) sets these
+``"portable"`` (:data:`slswin_lib.config.CPU_KERNELS`: the smoke profile, or any profile with the setting
+``train.cpu_kernels = softnet.cpu_kernels = "portable"``, which ``./run_all.sh --portable`` gives) sets these
 variables (:func:`kernel_env`) in every process that renders, extracts, trains or scores (they are read
 when the libraries load or first compute, so they are set before: by ``./run_all.sh`` for the
 notebook kernel, the test run and the processes they start; by
 :func:`slswin_lib.experiment.local_cluster` for the fold workers; by :func:`enter` in a process that
 starts a fold without them) and trains every fold on :data:`PORTABLE_THREADS` thread. ``"native"``
-(the paper profile, which expects a GPU) changes nothing.
+(the quick and paper profiles: pinned, the quick hour would grow by ~21 min) changes nothing.
 
 Evidence (``benchmarks/bench_determinism.py --emulate``): the golden fit (:func:`golden_fit`: a few
 steps of SOFTNet and SL-Swin-T on a few dozen samples, then their scores) gives the same bits on this
@@ -160,8 +161,9 @@ def fold_threads(mode: str, threads: int | None) -> int | None:
     return PORTABLE_THREADS if mode == "portable" else threads
 
 
-def shell_exports(profile: str) -> str:
-    """``export NAME=VALUE`` lines of the profile's kernels (none for ``"native"``), for ``eval`` in a shell.
+def shell_exports(profile: str, kernels: str | None = None) -> str:
+    """``export NAME=VALUE`` lines of the profile's kernels, or of ``kernels`` when given (none for
+    ``"native"``), for ``eval`` in a shell.
 
     >>> print(shell_exports("smoke"))  # doctest: +ELLIPSIS
     export ATEN_CPU_CAPABILITY=avx2
@@ -170,12 +172,14 @@ def shell_exports(profile: str) -> str:
     export NPY_DISABLE_CPU_FEATURES=...
     >>> shell_exports("paper")
     ''
+    >>> shell_exports("paper", kernels="portable") == shell_exports("smoke")
+    True
     """
     import shlex
 
     from .config import resolve_profile
 
-    env = kernel_env(resolve_profile(profile).train.cpu_kernels)
+    env = kernel_env(kernels or resolve_profile(profile).train.cpu_kernels)
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
 
 
@@ -286,18 +290,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="profile whose kernels are exported (and whose recipes the golden fit trains)")
     parser.add_argument("--golden", action="store_true",
                         help="run the golden fit and the golden video and print their scores and digests as JSON")
-    parser.add_argument("--kernels", choices=["portable", "native"], default="portable",
-                        help="kernels of the golden fit (native: as this process's environment has them)")
+    parser.add_argument("--kernels", choices=["portable", "native"], default=None,
+                        help="kernels to export instead of the profile's; of the golden fit (default portable; "
+                             "native: as this process's environment has them)")
     args = parser.parse_args(argv)
     if not args.golden:
         try:
-            text = shell_exports(args.profile)
+            text = shell_exports(args.profile, args.kernels)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         if text:
             print(text)
         return 0
+    args.kernels = args.kernels or "portable"
     if any(os.environ.get(k) != v for k, v in kernel_env(args.kernels).items()):
         # numpy reads its variable when it loads: run in a process that starts with the variables set
         import subprocess

@@ -227,13 +227,22 @@ def test_full_runs_what_the_quick_profile_leaves_out(standin_venv, tmp_path):
     plain = tmp_path / "calls_plain.txt"
     r = _run("--only", "08", env={**env, "CALLS": str(plain)})
     assert r.returncode == 0 and "-y" not in next(line for line in plain.read_text().splitlines() if "papermill" in line)
+    both = tmp_path / "calls_both.txt"
+    r = _run("--only", "08", "--full", "--portable", env={**env, "CALLS": str(both)})
+    assert r.returncode == 0, r.stderr
+    papermill = next(line for line in both.read_text().splitlines() if "papermill" in line)
+    # one settings mapping (papermill's -y mappings replace each other's top-level keys)
+    assert papermill.count("-y ") == 1
+    assert ("-y settings: {ablation: {table6_types: [me, mae], fidelity: true},train: {cpu_kernels: portable},"
+            "softnet: {cpu_kernels: portable}}") in papermill
 
 
 def test_each_command_exports_its_profiles_cpu_kernels(standin_venv, tmp_path):
     calls, release = tmp_path / "calls.txt", tmp_path / "release"
     release.touch()
     env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
-    for args in (["--profile", "smoke", "--only", "09"], ["--profile", "paper", "--only", "09"], ["test", "-x"]):
+    for args in (["--profile", "smoke", "--only", "09"], ["--profile", "paper", "--only", "09"], ["test", "-x"],
+                 ["--only", "09"], ["--only", "09", "--portable"]):
         r = _run(*args, env=env)
         assert r.returncode == 0, r.stderr
     pinned, native = "|".join(PORTABLE_ENV.values()), "||"
@@ -243,14 +252,16 @@ def test_each_command_exports_its_profiles_cpu_kernels(standin_venv, tmp_path):
     # set after the setup and before any process that loads torch: papermill's kernels, time-split, pytest
     assert logged == [("slswin_lib", native), ("papermill", pinned), ("slswin_lib", pinned),      # smoke
                       ("slswin_lib", native), ("papermill", native), ("slswin_lib", native),      # paper
-                      ("slswin_lib", native), ("pytest", pinned)]                                 # test (smoke)
+                      ("slswin_lib", native), ("pytest", pinned),                                 # test (smoke)
+                      ("slswin_lib", native), ("papermill", native), ("slswin_lib", native),      # quick
+                      ("slswin_lib", native), ("papermill", pinned), ("slswin_lib", pinned)]      # --portable
 
 
 def test_lab_roots_jupyterlab_where_notebooks_and_executed_copies_are(standin_venv, tmp_path):
     calls, release = tmp_path / "calls.txt", tmp_path / "release"
     release.touch()
     env = _env(tmp_path, standin_venv, CALLS=str(calls), RELEASE=str(release))
-    outside = _run("lab", "--profile", "quick", env=env)                      # SLSWIN_WORK outside the repository
+    outside = _run("lab", "--profile", "smoke", env=env)                      # SLSWIN_WORK outside the repository
     del env["SLSWIN_WORK"]
     inside = _run("lab", "--profile", "paper", env=env)                       # runs/<profile> in the repository
     assert outside.returncode == 0 and inside.returncode == 0, outside.stderr + inside.stderr
@@ -263,4 +274,4 @@ def test_lab_roots_jupyterlab_where_notebooks_and_executed_copies_are(standin_ve
     assert f"[lab] JupyterLab on {ROOT}: {ROOT}/notebooks and the executed copies in {ROOT}/runs/<profile>/notebooks" \
         in inside.stdout
     env_lines = (tmp_path / "calls.txt.env").read_text().splitlines()
-    assert env_lines[1::2] == ["|".join(PORTABLE_ENV.values()), "||"]      # lab's kernels: quick pinned, paper not
+    assert env_lines[1::2] == ["|".join(PORTABLE_ENV.values()), "||"]      # lab's kernels: smoke pinned, paper not
