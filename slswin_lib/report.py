@@ -311,7 +311,8 @@ def verdict(result: Comparison, claim, t: float) -> pd.DataFrame:
         nothing could be compared); :func:`verdict_lines` puts it in words.
     """
     label = TYPE_LABELS.get(claim.expression, claim.expression)
-    rows = set(result.table.index[result.table.filter(like=" F1 (").notna().any(axis=1)])
+    # the rows trained and scored on the claim's type (a not-run row may still carry its published F1)
+    rows = {row for row, e, _ in result.counts if e == claim.expression}
     pairs = [(a, b) for a, b in claim.pairs if a in rows and b in rows]
     skipped = [f"{a} vs {b}" for a, b in claim.pairs if (a, b) not in pairs]
     out = []

@@ -64,6 +64,14 @@ def test_differences_to_the_reference_are_paired_over_time_blocks_when_few_video
         "ME F1, t = 0.6: this run cannot tell (paper t - same = +0.0000 [+0.000, +0.000]: not resolved; paired")
     missing = verdict(result, CLAIMS["table4"], spot.t)
     assert missing["detail"].iloc[0].startswith("the compared rows were not run (SL-Swin-T vs Swin-T")
+    # one pair run, the other not run but shown with its published F1 (quick's Table 4 leaves out the ViTs)
+    shown = ablation_table({"SL-Swin-T": few, "Swin-T": few}, spot, reference="SL-Swin-T", fps=30.0,
+                           index_name="model", rows={"SL-ViT-B": {"published F1 (CAS(ME)^2 ME)": 0.1},
+                                                     "ViT-B": {"published F1 (CAS(ME)^2 ME)": 0.05}})
+    partial = verdict(shown, CLAIMS["table4"], spot.t)
+    assert partial["verdict"].tolist() == ["cannot tell", "cannot tell"]
+    assert partial["detail"].iloc[0].startswith("SL-Swin-T - Swin-T = +0.0000 [+0.000, +0.000]: not resolved") and \
+        partial["detail"].iloc[0].endswith("; not run here: SL-ViT-B vs ViT-B")
 
 
 def test_a_run_that_spots_more_is_resolved_against_the_reference(released):
