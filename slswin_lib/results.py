@@ -267,12 +267,16 @@ def odd_numbers(folder: str | os.PathLike | None, profile: Profile) -> list[str]
     auc_path = folder / "05_auc.csv"
     if auc_path.exists():
         auc = pd.read_csv(auc_path).set_index("method")
+        # the trained methods and the notebook that draws their held-out loss; the rest are training-free
+        trained = {display_name(profile.model.name): "04", "SOFTNet": "05"}
         for method, row in auc.iterrows():
             for e in ("me", "mae"):
                 if e in row and row[e] <= 0.5:
-                    lines.append(f"{method}'s held-out {e.upper() if e == 'me' else 'MaE'} AUC of {row[e]:.3f} is at or "
-                                 "below chance: it did not learn that type at this budget (notebook 04's held-out "
-                                 "loss curves show it).")
+                    start = f"{method}'s held-out {e.upper() if e == 'me' else 'MaE'} AUC of {row[e]:.3f} is at or below chance: "
+                    lines.append(start + (f"it did not learn that type at this budget (notebook {trained[method]}'s held-out "
+                                          "loss curves show it)." if method in trained else
+                                          "it is not trained, and its score does not tell that type's motion from the rest "
+                                          "of the videos' motion (head movement, blinks, the other type)."))
     path = folder / "05_megc2021.csv"
     if path.exists():
         df = pd.read_csv(path)

@@ -147,7 +147,8 @@ def test_odd_numbers_get_their_one_line_reason(tmp_path):
     from slswin_lib.config import get_profile
     from slswin_lib.results import odd_numbers
 
-    pd.DataFrame({"method": ["SL-Swin-T"], "me": [0.471], "mae": [0.873]}).to_csv(tmp_path / "05_auc.csv", index=False)
+    pd.DataFrame({"method": ["SL-Swin-T", "baseline (ROI flow magnitude)"], "me": [0.471, 0.499], "mae": [0.873, 0.686]}
+                 ).to_csv(tmp_path / "05_auc.csv", index=False)
     rows = []
     for threshold, f1, fp in (("published t", {"me": 0.02, "mae": 0.36, "overall": 0.18}, 50),
                               ("nested LOSO t", {"me": 0.03, "mae": 0.48, "overall": 0.10}, 900)):
@@ -155,9 +156,12 @@ def test_odd_numbers_get_their_one_line_reason(tmp_path):
                   "FP": fp if e == "me" else 5} for e, f in f1.items()]
     pd.DataFrame(rows).to_csv(tmp_path / "05_megc2021.csv", index=False)
     lines = odd_numbers(tmp_path, get_profile("quick"))
-    assert lines[0].startswith("SL-Swin-T's held-out ME AUC of 0.471 is at or below chance")
-    assert "spots 900 ME false positives (50 at its published t)" in lines[1]
-    assert lines[2].startswith("SL-Swin-T trains 120 optimiser steps per fold and SOFTNet 2,000")
+    assert lines[0] == ("SL-Swin-T's held-out ME AUC of 0.471 is at or below chance: it did not learn that type at "
+                        "this budget (notebook 04's held-out loss curves show it).")
+    assert lines[1].startswith("baseline (ROI flow magnitude)'s held-out ME AUC of 0.499 is at or below chance: it is "
+                               "not trained")
+    assert "spots 900 ME false positives (50 at its published t)" in lines[2]
+    assert lines[3].startswith("SL-Swin-T trains 120 optimiser steps per fold and SOFTNet 2,000")
 
 
 def test_f1_outside_intervals_names_each_row_whose_f1_leaves_its_interval(released):
