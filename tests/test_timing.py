@@ -122,3 +122,25 @@ def test_the_stages_of_a_smoke_run_add_up_to_its_wall_time(tmp_path):
                  "plots and tables"):
         assert nb04[name] > 0, name
     assert nb09["spotting and evaluation"] > 0 and nb09["bootstrap intervals"] > 0
+
+
+def test_a_model_trained_in_this_process_is_split_by_its_folds_seconds(monkeypatch):
+    """``experiment.train_all`` (the spotters of notebook 11) runs its fold here, not in a worker: its
+    wall time goes to the stages the fold reports, as a worker's fold does."""
+    from types import SimpleNamespace
+
+    from slswin_lib.experiment import FoldResult, protocols
+
+    def fake_fold(job, progress=True):
+        _busy(0.05)
+        return FoldResult(job.name, {}, {}, {OPTIMISER_STEPS: 3.0, PREDICTION: 1.0})
+
+    monkeypatch.setattr(protocols, "train_fold", fake_fold)
+    for name in ("check_input_size", "_check_features"):
+        monkeypatch.setattr(protocols, name, lambda *a: None)
+    monkeypatch.setattr(protocols, "_model_facts", lambda p: {})
+    es = SimpleNamespace(inputs=dict, infos=(), k=3, expression="me")
+    p = SimpleNamespace(model=SimpleNamespace(name="softnet"), train=None)
+    assert protocols.train_all(es, p, "unused").name == "all"
+    t = totals()
+    assert t[OPTIMISER_STEPS] >= 0.03 and round(t[OPTIMISER_STEPS] / (t[OPTIMISER_STEPS] + t[PREDICTION]), 2) == 0.75

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..config import Profile, run_digest
 from ..scores import ScoreSet, write_score_set
+from ..timing import FOLD_PREPARATION, parallel
 from .folds import FoldJob, FoldResult, map_folds, train_fold
 from .runs import run_folder, run_manifest
 from .sets import ExpressionSet, check_input_size
@@ -155,7 +156,11 @@ def train_all(es: ExpressionSet, profile: Profile, fold_dir: str | os.PathLike, 
     inputs = {**es.inputs(), **(test.inputs() if test is not None else {})}
     job = FoldJob(str(fold_dir), "all", tuple(es.infos), tuple(test.infos) if test is not None else (), inputs,
                   es.k, es.expression, p.train, model_name, **_model_facts(p))
-    return train_fold(job, progress=progress)
+    # in this process: its wall time split over the stages the fold reports, as for a worker's fold
+    with parallel(FOLD_PREPARATION) as wait:
+        result = train_fold(job, progress=progress)
+        wait.add(result.seconds)
+    return result
 
 
 def megc2022(train: ExpressionSet, test: ExpressionSet, profile: Profile, *, out_dir: str | os.PathLike,
