@@ -21,7 +21,8 @@ from .timing import PLOTS_TABLES, SPOTTING, timed
 __all__ = ["save_table", "remove_table", "save_figure", "copy_to_figures", "markdown_table", "budget_caption", "megc2021_table",
            "table2_notes", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
            "FIDELITY_REFERENCE", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
-           "difference_notes", "Comparison", "verdict", "verdict_lines", "units_of", "f1_outside_intervals"]
+           "difference_notes", "Comparison", "verdict", "verdict_lines", "units_of", "f1_outside_intervals",
+           "bootstrap_interval"]
 
 
 @timed(PLOTS_TABLES)
@@ -129,7 +130,9 @@ def recipe_caption(train) -> str:
     return f"recipe {train.recipe} ({what}, {budget}, batch {train.batch_size}, {train.schedule} schedule)"
 
 
-def _interval(per_video: pd.DataFrame) -> tuple[float, float]:
+def bootstrap_interval(per_video: pd.DataFrame) -> tuple[float, float]:
+    """The 95 % bootstrap interval ``(low, high)`` of the F1 of per-unit counts (rows: videos or time
+    blocks; :func:`slswin_lib.evaluation.bootstrap_f1` with :data:`~slswin_lib.config.INTERVAL_RESAMPLES`)."""
     from .evaluation import bootstrap_f1
 
     ci = bootstrap_f1(per_video, n_resamples=INTERVAL_RESAMPLES)
@@ -256,7 +259,7 @@ def ablation_table(runs, spot_cfg, *, reference: str, fps: float | None, index_n
             cols.update({"TP": fixed.tp, "FP": fixed.fp, "FN": fixed.fn})
             for choice in CHOICES:
                 c = counts[(row, e, choice)]
-                f1, (lo, hi) = counts_of(c).f1, _interval(c)
+                f1, (lo, hi) = counts_of(c).f1, bootstrap_interval(c)
                 name, low, high = ((f"F1 (t = {spot_cfg.t})", "F1 low", "F1 high") if choice == "fixed"
                                    else ("F1 (nested t)", "nested low", "nested high"))
                 cols.update({name: f1, low: lo, high: hi})
@@ -380,7 +383,7 @@ def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
     groups = {**per_video, "overall": pd.concat(list(per_video.values()), ignore_index=True)}
     for row, videos in groups.items():
         if row in table.index:
-            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(videos)
+            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(videos)
     return table
 
 
@@ -435,7 +438,7 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
             table = metrics_table({e: counts_of(tables[e]) for e in sets})
             for row, c in tables.items():
                 counts[(method, label_, mode, row)] = c
-                table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(c)
+                table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(c)
             table["t"] = pd.Series(t_of)
             if "overall" in table.index:
                 table.loc["overall", "t"] = float(np.mean(list(t_of.values())))

@@ -221,7 +221,7 @@ def add_of_rows(comparison, results: Mapping[str, Mapping[float, OFResult]], set
     from ..comparison import counts_of, paired_difference, set_unit_counts
     from ..config import INTERVAL_RESAMPLES
     from ..evaluation import metrics_table
-    from ..report import Comparison, _interval
+    from ..report import Comparison, bootstrap_interval
 
     units = next(iter(comparison.units.values()))     # one set of units for every row
     reference = comparison.reference
@@ -237,7 +237,7 @@ def add_of_rows(comparison, results: Mapping[str, Mapping[float, OFResult]], set
         table = metrics_table({e: counts_of(tables[e]) for e in sets})
         for row, c in tables.items():
             counts[(method, label, mode, row)] = c
-            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = _interval(c)
+            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(c)
             other = comparison.counts.get((reference, ref_label, mode, row))
             diff = paired_difference(c, other, n_resamples=INTERVAL_RESAMPLES) if other is not None else None
             table.loc[row, ["diff", "diff low", "diff high"]] = ([diff.diff, diff.low, diff.high] if diff is not None
