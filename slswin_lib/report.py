@@ -82,10 +82,11 @@ def markdown_table(df: pd.DataFrame, index: bool = False, floatfmt: str = ".4f")
 
 @timed(PLOTS_TABLES)
 def save_figure(fig, name: str, figures: str | os.PathLike | None = None, *, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as ``<name>.png`` into the figures folder."""
+    """Save a matplotlib figure as ``<name>.png`` into the figures folder (PNG written by Pillow with
+    ``optimize``: the same pixels, a few per cent smaller, for the figures the README shows)."""
     out = figures_dir(figures) / f"{name}.png"
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"optimize": True})
     return out
 
 
