@@ -1,5 +1,6 @@
 """Labels, training arrays, the training loop (resume, NaN, device, autocast) and the LOSO protocol."""
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -217,21 +218,26 @@ def test_per_subject_schedule_restarts_the_optimiser_for_each_subject(tmp_path):
     TrainConfig(recipe="adamw", steps=8, batch_size=12, seed=3, device="cpu", schedule="per_subject",
                 warmup_fraction=0.25),
 ], ids=["paper", "adamw_per_subject"])
-def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg, one_torch_thread):
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg):
+    # every run in a fresh process of the same environment: this process's kernels may have been chosen
+    # under other variables by an earlier test (tests/test_determinism.py unsets the pins on purpose)
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(f"""
-        import sys, numpy as np, torch
-        torch.set_num_threads(1)  # as in this process: the same float reductions
+        import json, sys, numpy as np, torch
+        torch.set_num_threads(1)
         from slswin_lib.config import TrainConfig
         from slswin_lib.training.trainer import fit
         g = np.random.default_rng(0)
         x, y = g.random((24, 3, 42, 42), dtype=np.float32), (g.random(24) > 0.5).astype(np.float32)
-        fit("{MODEL}", x, y, TrainConfig(**{dataclasses.asdict(cfg)!r}), checkpoint=sys.argv[1],
-            groups=np.repeat(["a", "b"], 12), progress=False)
+        _, hist = fit("{MODEL}", x, y, TrainConfig(**{dataclasses.asdict(cfg)!r}), checkpoint=sys.argv[1],
+                      groups=np.repeat(["a", "b"], 12), progress=False)
+        with open(sys.argv[2], "w") as f:
+            json.dump({{"step_loss": hist.step_loss, "step_lr": hist.step_lr, "loss": len(hist.loss),
+                       "resumed_from": hist.resumed_from}}, f)
     """))
     total_epochs = 4 if cfg.recipe == "paper" else 8          # adamw: 2 subjects x 4 steps of one batch
     ckpt = tmp_path / "killed.pt"
-    proc = subprocess.Popen([sys.executable, str(script), str(ckpt)])
+    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), str(tmp_path / "never.json")])
     deadline = time.time() + 240
     while time.time() < deadline and not ckpt.exists():
         time.sleep(0.05)
@@ -239,15 +245,19 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, cfg, one_
     proc.wait()
     epoch_at_kill = load_checkpoint(ckpt)["epoch"]
     assert 1 <= epoch_at_kill < total_epochs, "the run should have been killed mid-way"
-    g = np.random.default_rng(0)
-    x, y = g.random((24, 3, 42, 42), dtype=np.float32), (g.random(24) > 0.5).astype(np.float32)
-    groups = np.repeat(["a", "b"], 12)
-    resumed, hist = fit(MODEL, x, y, cfg, checkpoint=ckpt, groups=groups, progress=False)
-    assert hist.resumed_from == epoch_at_kill and len(hist.loss) == total_epochs
-    whole, whole_hist = fit(MODEL, x, y, cfg, checkpoint=tmp_path / "whole.pt", groups=groups, progress=False)
-    assert hist.step_loss == whole_hist.step_loss and hist.step_lr == whole_hist.step_lr
-    for (n, a), (_, b) in zip(resumed.state_dict().items(), whole.state_dict().items()):
-        torch.testing.assert_close(a, b, msg=n, rtol=0, atol=0)
+    histories = {}
+    for name, checkpoint in (("resumed", ckpt), ("whole", tmp_path / "whole.pt")):
+        subprocess.run([sys.executable, str(script), str(checkpoint), str(tmp_path / f"{name}.json")], check=True,
+                       timeout=240)
+        histories[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    hist, whole_hist = histories["resumed"], histories["whole"]
+    assert hist["resumed_from"] == epoch_at_kill and hist["loss"] == total_epochs
+    assert whole_hist["resumed_from"] in (None, 0)
+    assert hist["step_loss"] == whole_hist["step_loss"] and hist["step_lr"] == whole_hist["step_lr"]
+    resumed, whole = load_checkpoint(ckpt)["model"], load_checkpoint(tmp_path / "whole.pt")["model"]
+    assert list(resumed) == list(whole)
+    for n in resumed:
+        torch.testing.assert_close(resumed[n], whole[n], msg=n, rtol=0, atol=0)
 
 
 def _toy_set(infos, feats, k=3, expression="mae"):
