@@ -22,7 +22,7 @@ __all__ = ["save_table", "remove_table", "save_figure", "copy_to_figures", "mark
            "table2_notes", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
            "FIDELITY_REFERENCE", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
            "difference_notes", "Comparison", "verdict", "verdict_lines", "units_of", "f1_outside_intervals",
-           "bootstrap_interval"]
+           "bootstrap_interval", "unit_metrics", "difference_cells"]
 
 
 @timed(PLOTS_TABLES)
@@ -231,7 +231,7 @@ def ablation_table(runs, spot_cfg, *, reference: str, fps: float | None, index_n
         ``diff (nested t)``, ``diff nested low``, ``diff nested high``); the reference row's
         differences are empty.
     """
-    from .comparison import counts_of, paired_difference, unit_counts
+    from .comparison import counts_of, unit_counts
 
     if reference not in runs:
         raise ValueError(f"the reference row {reference!r} was not run; rows run: {list(runs)}")
@@ -266,11 +266,8 @@ def ablation_table(runs, spot_cfg, *, reference: str, fps: float | None, index_n
                 cols.update({name: f1, low: lo, high: hi})
                 dname = "diff (t = {})".format(spot_cfg.t) if choice == "fixed" else "diff (nested t)"
                 dlow, dhigh = ("diff low", "diff high") if choice == "fixed" else ("diff nested low", "diff nested high")
-                if row == reference:
-                    cols.update({dname: np.nan, dlow: np.nan, dhigh: np.nan})
-                else:
-                    d = paired_difference(c, counts[(reference, e, choice)], n_resamples=INTERVAL_RESAMPLES)
-                    cols.update({dname: d.diff, dlow: d.low, dhigh: d.high})
+                other = None if row == reference else counts[(reference, e, choice)]
+                cols.update(zip((dname, dlow, dhigh), difference_cells(c, other)))
             table_rows[row].update(typed_columns(e, {**cols, "units": units[e].describe()}))
     table = pd.DataFrame.from_dict(table_rows, orient="index")
     count_cols = [c for c in table.columns if c.rsplit(" ", 1)[-1] in ("TP", "FP", "FN", "k")]
@@ -378,6 +375,30 @@ def f1_outside_intervals(table: pd.DataFrame, t: float, expressions=(None,)) -> 
     return out
 
 
+def unit_metrics(per_unit: Mapping[str, pd.DataFrame], types) -> pd.DataFrame:
+    """One block of Table 2: :func:`~slswin_lib.evaluation.metrics_table` of the ``types`` and overall from
+    their per-unit counts (:func:`slswin_lib.comparison.set_unit_counts`), each F1 with its 95 % bootstrap
+    interval over the units (``F1 low``, ``F1 high``)."""
+    from .comparison import counts_of
+    from .evaluation import metrics_table
+
+    table = metrics_table({e: counts_of(per_unit[e]) for e in types})
+    for row, c in per_unit.items():
+        table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(c)
+    return table
+
+
+def difference_cells(counts: pd.DataFrame, reference: pd.DataFrame | None) -> list[float]:
+    """``[diff, low, high]``: the paired bootstrap of F1(counts) - F1(reference) over the same units
+    (:func:`slswin_lib.comparison.paired_difference`), NaN when there is no reference."""
+    from .comparison import paired_difference
+
+    if reference is None:
+        return [np.nan] * 3
+    d = paired_difference(counts, reference, n_resamples=INTERVAL_RESAMPLES)
+    return [d.diff, d.low, d.high]
+
+
 def _with_intervals(table: pd.DataFrame, per_video: dict) -> pd.DataFrame:
     """``table`` (one row per type plus ``overall``) with the 95% interval of each row's F1."""
     table = table.copy()
@@ -415,8 +436,7 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
         (F1 minus the reference method's under the same threshold choice, matching and type; empty
         for the reference), indexed by (method, threshold, matching, type).
     """
-    from .comparison import counts_of, paired_difference, set_unit_counts, spotted_nested
-    from .evaluation import metrics_table
+    from .comparison import set_unit_counts, spotted_nested
 
     reference = reference or next(iter(methods))
     units = units_of({f"{m} {e}": s for m, sets in methods.items() for e, s in sets.items()}, fps)
@@ -436,22 +456,17 @@ def megc2021_table(methods, spot_cfg, modes: tuple[str, ...] = ("authors", "megc
                     spotted[e], per_video_t = spotted_nested(s, spot_cfg.t_grid, spot_cfg.mode)
                     t_of[e] = float(np.mean(list(per_video_t.values())))
             tables = set_unit_counts(sets, spotted, mode, units)
-            table = metrics_table({e: counts_of(tables[e]) for e in sets})
-            for row, c in tables.items():
-                counts[(method, label_, mode, row)] = c
-                table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(c)
+            table = unit_metrics(tables, sets)
+            counts.update({(method, label_, mode, row): c for row, c in tables.items()})
             table["t"] = pd.Series(t_of)
             if "overall" in table.index:
                 table.loc["overall", "t"] = float(np.mean(list(t_of.values())))
             blocks[(method, label_, mode)] = table
     for (method, label_, mode), table in blocks.items():
         for row in table.index:
-            if method == reference or (reference, label_, mode, row) not in counts:
-                table.loc[row, ["diff", "diff low", "diff high"]] = np.nan
-                continue
-            d = paired_difference(counts[(method, label_, mode, row)], counts[(reference, label_, mode, row)],
-                                  n_resamples=INTERVAL_RESAMPLES)
-            table.loc[row, ["diff", "diff low", "diff high"]] = [d.diff, d.low, d.high]
+            other = None if method == reference else counts.get((reference, label_, mode, row))
+            table.loc[row, ["diff", "diff low", "diff high"]] = difference_cells(counts[(method, label_, mode, row)],
+                                                                                 other)
     out = pd.concat(blocks, names=["method", "threshold", "matching", "type"])
     out["units"] = units.describe()
     return Comparison(out, {row: units for row in out.index.unique("type")}, counts, reference)

@@ -218,10 +218,8 @@ def add_of_rows(comparison, results: Mapping[str, Mapping[float, OFResult]], set
         The combined :class:`~slswin_lib.report.Comparison`; its table has ``sensitivity`` (for the nested
         rows the mean over videos) and ``t`` (NaN) for these rows.
     """
-    from ..comparison import counts_of, paired_difference, set_unit_counts
-    from ..config import INTERVAL_RESAMPLES
-    from ..evaluation import metrics_table
-    from ..report import Comparison, bootstrap_interval
+    from ..comparison import set_unit_counts
+    from ..report import Comparison, difference_cells, unit_metrics
 
     units = next(iter(comparison.units.values()))     # one set of units for every row
     reference = comparison.reference
@@ -234,14 +232,11 @@ def add_of_rows(comparison, results: Mapping[str, Mapping[float, OFResult]], set
     blocks, counts = {}, {}
     for label, mode, ref_label, sensitivity_of in choices:
         tables = set_unit_counts(sets, _spotted(results, sets, sensitivity_of), mode, units)
-        table = metrics_table({e: counts_of(tables[e]) for e in sets})
+        table = unit_metrics(tables, sets)
         for row, c in tables.items():
             counts[(method, label, mode, row)] = c
-            table.loc[row, "F1 low"], table.loc[row, "F1 high"] = bootstrap_interval(c)
-            other = comparison.counts.get((reference, ref_label, mode, row))
-            diff = paired_difference(c, other, n_resamples=INTERVAL_RESAMPLES) if other is not None else None
-            table.loc[row, ["diff", "diff low", "diff high"]] = ([diff.diff, diff.low, diff.high] if diff is not None
-                                                                 else np.nan)
+            table.loc[row, ["diff", "diff low", "diff high"]] = difference_cells(
+                c, comparison.counts.get((reference, ref_label, mode, row)))
         table["t"] = np.nan
         f = {e: float(np.mean([sensitivity_of(e, v) for v in s.keys])) for e, s in sets.items()}
         table["sensitivity"] = pd.Series({**f, "overall": float(np.mean(list(f.values())))})
