@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from .config import BOOTSTRAP_BLOCK_SECONDS, BOOTSTRAP_MIN_VIDEOS, INTERVAL_RESAMPLES
-from .evaluation import MODES, Counts, F1Interval, bootstrap_f1, f1_of, interval_iou, match_video
+from .evaluation import MODES, Counts, f1_of, interval_iou, match_video
 from .timing import BOOTSTRAP, SPOTTING, timed
 
-__all__ = ["Units", "choose_units", "unit_counts", "F1Difference", "paired_difference", "f1_interval", "spotted_at",
+__all__ = ["Units", "choose_units", "unit_counts", "F1Difference", "paired_difference", "spotted_at",
            "spotted_nested", "set_unit_counts", "video_frames", "counts_of", "UNIT_COLUMNS"]
 
 #: the count columns of a per-unit table (``TP_pred``: true positives over the spotted intervals)
@@ -262,13 +262,6 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, *, n_resamples: int = IN
                        confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
     ci = result.confidence_interval
     return F1Difference(diff, float(ci.low), float(ci.high), confidence, len(a))
-
-
-def f1_interval(table: pd.DataFrame, *, n_resamples: int = INTERVAL_RESAMPLES, confidence: float = 0.95,
-                seed: int = 0) -> F1Interval:
-    """The pooled F1 of a per-unit table with its bootstrap interval over the units
-    (:func:`slswin_lib.evaluation.bootstrap_f1`)."""
-    return bootstrap_f1(table, n_resamples=n_resamples, confidence=confidence, seed=seed)
 
 
 @timed(SPOTTING)
