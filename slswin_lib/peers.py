@@ -608,6 +608,8 @@ def one_protocol_cells(table: pd.DataFrame, columns: Mapping[str, str | None] | 
         columns: shown name -> ``column`` of ``table`` (None: the published F1); default
             :data:`MAIN_COLUMNS`; e.g. ``{f"{m}, honest selection": ... for m in modes}`` for every rule.
     """
+    from .report import f1_text
+
     columns = MAIN_COLUMNS if columns is None else columns
     published = published_figures()
     methods = [m for m in PEER_METHODS if m in table.index.get_level_values("method")]
@@ -621,7 +623,7 @@ def one_protocol_cells(table: pd.DataFrame, columns: Mapping[str, str | None] | 
                     row[name] = NO_VALUE if value is None else f"{value:.4f}"
                 elif (method, column, e) in table.index:
                     r = table.loc[(method, column, e)]
-                    row[name] = f"{r['F1']:.4f} [{r['F1 low']:.3f}, {r['F1 high']:.3f}]"
+                    row[name] = f1_text(r["F1"], r["F1 low"], r["F1 high"])
                 else:
                     row[name] = NO_VALUE
             rows.append(row)

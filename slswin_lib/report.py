@@ -22,7 +22,8 @@ __all__ = ["save_table", "remove_table", "save_figure", "copy_to_figures", "mark
            "table2_notes", "rescoring_table", "rescoring_note", "f1_cells", "k_from_tables", "fidelity_ablation",
            "FIDELITY_REFERENCE", "recipe_caption", "auc_table", "TYPE_LABELS", "typed_columns", "ablation_table",
            "difference_notes", "Comparison", "verdict", "verdict_lines", "units_of", "f1_outside_intervals",
-           "bootstrap_interval", "unit_metrics", "difference_cells"]
+           "bootstrap_interval", "unit_metrics", "difference_cells",
+           "f1_text", "difference_text"]
 
 
 @timed(PLOTS_TABLES)
@@ -290,9 +291,7 @@ def difference_notes(result: Comparison, expressions, t: float) -> list[str]:
                 continue
             parts = []
             for row in table.index[table[dname].notna()]:
-                d, lo, hi = table.loc[row, [dname, dlow, dhigh]].astype(float)
-                verdict = "not resolved" if lo <= 0 <= hi else ("resolved, above" if d > 0 else "resolved, below")
-                parts.append(f"{row} {d:+.4f} [{lo:+.3f}, {hi:+.3f}] {verdict}")
+                parts.append(difference_text(row, *table.loc[row, [dname, dlow, dhigh]].astype(float)))
             if parts:
                 out.append(f"{label}, {_choice_label(choice, t)}, paired F1 difference to {result.reference} over "
                            f"{result.units[e].describe()}: " + "; ".join(parts) + ".")
@@ -480,9 +479,7 @@ def table2_notes(result: Comparison) -> list[str]:
         parts = []
         for (method, *_), r in rows.iterrows():
             if pd.notna(r["diff"]):
-                verdict = ("not resolved" if r["diff low"] <= 0 <= r["diff high"]
-                           else ("resolved, above" if r["diff"] > 0 else "resolved, below"))
-                parts.append(f"{method} {r['diff']:+.4f} [{r['diff low']:+.3f}, {r['diff high']:+.3f}] {verdict}")
+                parts.append(difference_text(method, r["diff"], r["diff low"], r["diff high"]))
         if parts:
             out.append(f"{TYPE_LABELS.get(kind, kind)}, {threshold}, {matching} matching, paired F1 difference to "
                        f"{result.reference} over {result.units[kind].describe()}: " + "; ".join(parts) + ".")
@@ -548,6 +545,26 @@ def rescoring_table(sets, spot_cfg, *, modes: tuple[str, ...] | None = None, pub
     return pd.concat(rows, names=["matching", "threshold", "type"]), sweeps
 
 
+def f1_text(f1: float, low: float, high: float) -> str:
+    """An F1 with its interval as a table cell; empty when there is no F1.
+
+    >>> f1_text(0.35944, 0.3271, 0.3954), f1_text(float("nan"), 0.0, 0.0)
+    ('0.3594 [0.327, 0.395]', '')
+    """
+    return "" if pd.isna(f1) else f"{f1:.4f} [{low:.3f}, {high:.3f}]"
+
+
+def difference_text(name: str, diff: float, low: float, high: float) -> str:
+    """A paired F1 difference in words: its value, its interval and whether it is resolved (the interval
+    excludes 0).
+
+    >>> difference_text("SOFTNet", 0.1291, 0.076, 0.182)
+    'SOFTNet +0.1291 [+0.076, +0.182] resolved, above'
+    """
+    verdict = "not resolved" if low <= 0 <= high else ("resolved, above" if diff > 0 else "resolved, below")
+    return f"{name} {diff:+.4f} [{low:+.3f}, {high:+.3f}] {verdict}"
+
+
 def f1_cells(table: pd.DataFrame, *, level: str = "type") -> pd.DataFrame:
     """``"F1 [low, high]"`` text cells: the rows of ``table`` but ``level`` as columns (in order
     mae, me, overall where present).
@@ -557,8 +574,8 @@ def f1_cells(table: pd.DataFrame, *, level: str = "type") -> pd.DataFrame:
     >>> f1_cells(t).to_dict("records")
     [{'matching': 'megc', 'overall': '0.5000 [0.250, 0.750]'}]
     """
-    text = pd.Series([f"{f:.4f} [{lo:.3f}, {hi:.3f}]" for f, lo, hi in
-                      zip(table["F1"], table["F1 low"], table["F1 high"])], index=table.index)
+    text = pd.Series([f1_text(f, lo, hi) for f, lo, hi in zip(table["F1"], table["F1 low"], table["F1 high"])],
+                     index=table.index)
     wide = text.unstack(level)
     wide = wide.loc[list(dict.fromkeys(table.index.droplevel(level)))]
     order = [c for c in ("mae", "me", "overall") if c in wide.columns]

@@ -107,13 +107,6 @@ def update_readme(readme: str | os.PathLike, text: str, block: str = "results") 
     return True
 
 
-def _cell(f1, low, high) -> str:
-    """``"0.3594 [0.327, 0.395]"``; empty when there is no F1."""
-    import pandas as pd
-
-    return "" if pd.isna(f1) else f"{f1:.4f} [{low:.3f}, {high:.3f}]"
-
-
 def _diff_cell(d, low, high) -> str:
     """A paired F1 difference with its interval, in bold when resolved (the interval excludes 0)."""
     import pandas as pd
@@ -139,13 +132,15 @@ def headline_f1(folder: str | os.PathLike | None = None, *, intervals: bool = Fa
     """
     import pandas as pd
 
+    from .report import f1_text
+
     path = figures_dir(folder) / "05_megc2021.csv"
     if not path.exists():
         return None
     df = pd.read_csv(path)
     df = df[df["matching"] == matching]
     if intervals and {"F1 low", "F1 high"} <= set(df.columns):
-        df = df.assign(F1=[_cell(f, lo, hi) for f, lo, hi in zip(df["F1"], df["F1 low"], df["F1 high"])])
+        df = df.assign(F1=[f1_text(f, lo, hi) for f, lo, hi in zip(df["F1"], df["F1 low"], df["F1 high"])])
         table = df.pivot(index=["method", "threshold"], columns="type", values="F1")
         table = table.loc[list(dict.fromkeys(zip(df["method"], df["threshold"])))]
     else:
@@ -193,6 +188,8 @@ def ablation_compact(folder: str | os.PathLike | None, stem: str, *, published: 
     (bold: resolved), and the published F1; None when the table has not been written."""
     import pandas as pd
 
+    from .report import f1_text
+
     path = figures_dir(folder) / f"{stem}.csv"
     if not path.exists():
         return None
@@ -203,7 +200,7 @@ def ablation_compact(folder: str | os.PathLike | None, stem: str, *, published: 
         if not fixed:
             continue
         t = fixed[0][len(f"{label} F1 (t = "):-1]
-        out[f"{label} F1 (t = {t})"] = [_cell(*r) for r in df[[fixed[0], f"{label} F1 low", f"{label} F1 high"]].to_numpy()]
+        out[f"{label} F1 (t = {t})"] = [f1_text(*r) for r in df[[fixed[0], f"{label} F1 low", f"{label} F1 high"]].to_numpy()]
         reference = df.index[df[f"{label} diff (t = {t})"].isna() & df[fixed[0]].notna()]
         out[f"{label} diff to {reference[0] if len(reference) else 'the reference'}"] = [
             _diff_cell(*r) for r in df[[f"{label} diff (t = {t})", f"{label} diff low", f"{label} diff high"]].to_numpy()]
